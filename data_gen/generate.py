@@ -1,0 +1,368 @@
+"""Resumable training-set generation on dask.distributed.
+
+Each task draws ``photometries_per_task`` photometries and ``draws_per_photometry`` JAM
+parameter draws for each, runs jampy, and returns the arrays of one zarr chunk. Photometry
+``p`` draws from its own stream, ``SeedSequence(seed, spawn_key=(p,))``, so a sample depends
+only on the seed and its index: which worker ran it, and whether the run was interrupted, make
+no difference to the bits on disk.
+
+Workers compute; the client alone writes, so the store needs no shared filesystem when a remote
+cluster is given (``--scheduler``) and there is never more than one writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import math
+import os
+import shutil
+import sys
+import traceback
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from jaxjam.data_gen.config import GeneratorConfig
+from jaxjam.data_gen.store import STATUS_FAILED, array_specs, manifest_hash
+
+__all__ = ["compute_task", "generate", "open_or_create_store", "task_range"]
+
+FORMAT_VERSION = 1
+
+#: One BLAS/OpenMP thread per worker process: parallelism comes from processes (DESIGN.md).
+SINGLE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that determines the bits of a sample."""
+    import dask
+    import jampy
+    import mgefit
+    import scipy
+    import zarr
+
+    import jaxjam
+
+    return {
+        "jaxjam": jaxjam.__version__,
+        "jampy": jampy.__version__,
+        "mgefit": mgefit.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "zarr": zarr.__version__,
+        "dask": dask.__version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def task_range(task: int, config: GeneratorConfig, n_samples: int) -> tuple[int, int]:
+    """Sample index range ``[start, stop)`` of a task."""
+    s = config.samples_per_task
+    return task * s, min((task + 1) * s, n_samples)
+
+
+def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dict:
+    """Compute all samples of one task (runs on a dask worker).
+
+    Parameters
+    ----------
+    config_dict : dict
+        ``GeneratorConfig.to_dict()``.
+    seed : int
+        Root seed of the training set.
+    n_samples : int
+        Size of the whole training set (the last task may be partial).
+    task : int
+        Task index.
+
+    Returns
+    -------
+    dict
+        ``{"task": int, "arrays": {name: ndarray}, "errors": [str]}``, arrays with leading
+        dimension ``stop - start``.
+    """
+    from jaxjam.data_gen.jam_labels import STATUS_NONFINITE, component_maps
+    from jaxjam.data_gen.sampler import (
+        DESCRIPTOR_NAMES,
+        Photometry,
+        draw_jam_parameters,
+        draw_photometry,
+    )
+    from jaxjam.photometry import render_photometry
+
+    config = GeneratorConfig.from_dict(config_dict)
+    start, stop = task_range(task, config, n_samples)
+    n = stop - start
+    specs = array_specs(config, n)
+    out = {k: np.zeros(shape, dtype) for k, (shape, dtype) in specs.items()}
+    out["mge_qobs"][:] = 1.0
+    errors = []
+    d = config.draws_per_photometry
+    for local in range(0, n, d):
+        pid = (start + local) // d
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(pid,)))
+        rows = range(local, min(local + d, n))
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # mgefit prints fit warnings
+                phot: Photometry = draw_photometry(rng, config.sampler)
+            image = render_photometry(phot.mge, config.image, normalize=False)
+        except Exception:
+            errors.append(f"photometry {pid}: {traceback.format_exc(limit=3)}")
+            for i in rows:
+                out["status"][i] = STATUS_FAILED
+                out["photometry_id"][i] = pid
+            continue
+        padded = phot.mge.to_padded_arrays(config.sampler.n_max_gauss)
+        for i in rows:
+            q_int, ratio = draw_jam_parameters(rng, phot.mge.qobs_min, config.sampler)
+            out["image"][i] = image
+            out["mge_surf"][i], out["mge_sigma"][i], out["mge_qobs"][i], out["mge_mask"][i] = padded
+            out["q_int"][i], out["ratio"][i] = q_int, ratio
+            out["photometry_id"][i] = pid
+            out["descriptors"][i] = phot.descriptors
+            try:
+                maps = component_maps(phot.mge, q_int, ratio, config.grid, config.labels)
+            except Exception:
+                errors.append(f"sample {start + i}: {traceback.format_exc(limit=3)}")
+                out["status"][i] = STATUS_FAILED
+                continue
+            out["inc_deg"][i] = maps.inc_deg
+            with np.errstate(invalid="ignore", over="ignore"):
+                out["A"][i] = maps.A
+                out["B"][i] = maps.B
+            out["status"][i] = maps.status
+            if maps.status == STATUS_NONFINITE:
+                errors.append(f"sample {start + i}: jampy returned non-finite values")
+    assert len(DESCRIPTOR_NAMES) == out["descriptors"].shape[1]
+    return {"task": task, "arrays": out, "errors": errors}
+
+
+def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
+    from jaxjam.data_gen.jam_labels import (
+        STATUS_A_NONPOSITIVE,
+        STATUS_B_NONPOSITIVE,
+        STATUS_NONFINITE,
+        STATUS_OK,
+    )
+    from jaxjam.data_gen.sampler import DESCRIPTOR_NAMES
+
+    m = {
+        "format_version": FORMAT_VERSION,
+        "kind": "jaxjam training set",
+        "config": config.to_dict(),
+        "seed": int(seed),
+        "n_samples": int(n_samples),
+        "samples_per_task": config.samples_per_task,
+        "n_tasks": math.ceil(n_samples / config.samples_per_task),
+        "n_photometries": math.ceil(n_samples / config.draws_per_photometry),
+        "versions": versions(),
+        "grid": config.grid.to_dict(),
+        "image": config.image.to_dict(),
+        "padding": {
+            "surf_factor": config.labels.pad_surf_factor,
+            "sigma_factor": config.labels.pad_sigma_factor,
+            "note": "negligible outer Gaussian appended for jampy (MGE.padded_outer)",
+        },
+        "units": {
+            "A": "V^2 per unit M/L, in units of G L_tot / R_e",
+            "B": "V^2 per unit M_BH / L_tot, in units of G L_tot / R_e",
+            "mge": "sigma in R_e, surf in L_tot / R_e^2",
+            "image": "log10 surface brightness in L_tot / R_e^2",
+        },
+        "status_codes": {
+            str(STATUS_OK): "physical",
+            str(STATUS_A_NONPOSITIVE): "A <= 0 somewhere (no physical Jeans solution)",
+            str(
+                STATUS_B_NONPOSITIVE
+            ): "A + bh_max_fraction * B <= 0 somewhere (unphysical with a black hole)",
+            str(STATUS_NONFINITE): "jampy returned non-finite values",
+            str(STATUS_FAILED): "sample failed (see errors)",
+        },
+        "descriptor_names": list(DESCRIPTOR_NAMES),
+        "created_utc": datetime.datetime.now(datetime.UTC).isoformat(),
+    }
+    m["hash"] = manifest_hash(m)
+    return m
+
+
+def open_or_create_store(path, config: GeneratorConfig, seed: int, n_samples: int):
+    """Open an existing store for resuming, or create a new one atomically.
+
+    A new store is built in a temporary sibling directory and renamed into place, so a store
+    at ``path`` always has its manifest.
+
+    Raises
+    ------
+    ValueError
+        If a store exists at ``path`` with a different config, seed, size or versions.
+    """
+    import zarr
+
+    path = Path(path)
+    requested = _new_manifest(config, seed, n_samples)
+    if path.exists():
+        try:
+            group = zarr.open_group(str(path), mode="r+")
+            manifest = dict(group.attrs["manifest"])
+        except Exception as exc:
+            raise ValueError(f"{path} exists but is not a jaxjam store: {exc}") from exc
+        for key in ("config", "seed", "n_samples", "format_version"):
+            if manifest[key] != requested[key]:
+                raise ValueError(
+                    f"store {path} was made with a different {key} "
+                    f"({manifest[key]!r} != {requested[key]!r}); use another --out path"
+                )
+        if manifest["versions"] != requested["versions"]:
+            raise ValueError(
+                f"store {path} was made with other package versions ({manifest['versions']}); "
+                f"resuming now ({requested['versions']}) would not be bit-identical"
+            )
+        for partial in path.rglob("*.partial"):  # temp files of writes killed mid-way
+            partial.unlink(missing_ok=True)
+        return group
+
+    tmp = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:8]}")
+    group = zarr.open_group(str(tmp), mode="w")
+    chunk = config.samples_per_task
+    for name, (shape, dtype) in array_specs(config, n_samples).items():
+        group.create_array(
+            name, shape=shape, dtype=dtype, chunks=(chunk, *shape[1:]),
+            fill_value=(1.0 if name == "mge_qobs" else 0),
+        )  # fmt: skip
+    group.create_array("task_done", shape=(requested["n_tasks"],), dtype="uint8", chunks=(1,))
+    group.attrs["manifest"] = requested
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return zarr.open_group(str(path), mode="r+")
+
+
+def _write_task(group, config, n_samples, result) -> None:
+    start, stop = task_range(result["task"], config, n_samples)
+    for name, values in result["arrays"].items():
+        group[name][start:stop] = values
+    group["task_done"][result["task"]] = 1  # last: marks the task complete
+
+
+def _record_errors(group, errors) -> None:
+    if not errors:
+        return
+    manifest = dict(group.attrs["manifest"])
+    manifest["errors"] = (manifest.get("errors", []) + errors)[-1000:]
+    group.attrs["manifest"] = manifest
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int | None, scheduler: str | None):
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.update(SINGLE_THREAD_ENV)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):  # noqa: SIM117
+        with LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster, Client(cluster) as client:  # fmt: skip
+            yield client
+
+
+def generate(
+    out,
+    n_samples: int,
+    seed: int,
+    config: GeneratorConfig = GeneratorConfig(),
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> dict:
+    """Generate (or finish) a training set.
+
+    Parameters
+    ----------
+    out : str or Path
+        Store path. If it exists with the same config and seed, only unfinished tasks are run.
+    n_samples : int
+        Number of samples (photometries × draws).
+    seed : int
+        Root seed; recorded in the manifest.
+    config : GeneratorConfig
+        What to generate.
+    workers : int, optional
+        Processes of the default LocalCluster (default: all cores).
+    scheduler : str, optional
+        Address of an existing dask scheduler to use instead (e.g. from dask-jobqueue).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        Summary: samples, tasks run now, unphysical and failed fractions, wall time.
+    """
+    import time
+
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    if n_samples < 1:
+        raise ValueError(f"--n must be positive, got {n_samples}")
+    group = open_or_create_store(out, config, seed, n_samples)
+    manifest = dict(group.attrs["manifest"])
+    done = np.asarray(group["task_done"][:], bool)
+    pending = [int(t) for t in np.nonzero(~done)[0]]
+    t0 = time.perf_counter()
+    n_done_samples = sum(
+        np.subtract(*task_range(t, config, n_samples)[::-1]) for t in np.nonzero(done)[0]
+    )
+    if pending:
+        with _dask_client(workers, scheduler) as client:
+            n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+            window = 2 * n_workers
+            cfg = config.to_dict()
+            queue = list(pending)
+            futures = as_completed()
+            for _ in range(min(window, len(queue))):
+                futures.add(
+                    client.submit(compute_task, cfg, seed, n_samples, queue.pop(0), pure=False)
+                )
+            bar = tqdm(total=n_samples, initial=n_done_samples, unit="sample", disable=not progress,
+                       desc="jampy labels", dynamic_ncols=True)  # fmt: skip
+            for fut in futures:
+                result = fut.result()
+                fut.release()
+                _write_task(group, config, n_samples, result)
+                _record_errors(group, result["errors"])
+                start, stop = task_range(result["task"], config, n_samples)
+                bar.update(stop - start)
+                if queue:
+                    futures.add(
+                        client.submit(compute_task, cfg, seed, n_samples, queue.pop(0), pure=False)
+                    )
+            bar.close()
+    status = np.asarray(group["status"][:])
+    return {
+        "store": str(out),
+        "n_samples": n_samples,
+        "n_tasks_run": len(pending),
+        "seconds": time.perf_counter() - t0,
+        "unphysical_fraction": float(np.mean((status == 1) | (status == 2))),
+        "failed_fraction": float(np.mean(status >= 3)),
+        "manifest_hash": manifest["hash"],
+    }

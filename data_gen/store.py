@@ -1,0 +1,215 @@
+"""The training-set store: a chunked zarr group, one chunk per generation task.
+
+Layout (``S`` samples per task, ``G`` = ``sampler.n_max_gauss``)::
+
+    STORE/                     zarr v3 group; attrs["manifest"] = config, seed, versions, grid
+      image        (N, 64, 64)       float32  log10 Σ photometry image (jaxjam.photometry)
+      mge_surf     (N, G)            float64  normalised MGE (R_e = 1, L_tot = 1), zero-padded
+      mge_sigma    (N, G)            float64
+      mge_qobs     (N, G)            float64
+      mge_mask     (N, G)            bool     True for real Gaussians
+      q_int, ratio, inc_deg (N,)     float64  JAM parameters
+      A, B         (N, n_r, n_theta) float32  component maps (units of G L_tot / R_e)
+      status       (N,)              int8     0 physical; 1 A <= 0 somewhere; 2 A + f_max B <= 0
+                                              somewhere (f_max = labels.bh_max_fraction); 3 NaN;
+                                              4 the sample failed (error logged in manifest)
+      photometry_id (N,)             int64    global index of the photometry
+      descriptors  (N, D)            float64  generating parameters (sampler.DESCRIPTOR_NAMES)
+      task_done    (n_tasks,)        uint8    1 once every chunk of a task is on disk
+
+Every array is chunked by task along the sample axis. zarr's local store writes each chunk to a
+temporary file and renames it, so a chunk is either absent or complete; ``task_done`` is set
+only after all of a task's chunks are written, so a killed run loses at most the tasks in
+flight and a rerun recomputes exactly those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "STATUS_FAILED",
+    "StoreReader",
+    "array_specs",
+    "manifest_hash",
+    "split_by_photometry",
+]
+
+STATUS_FAILED = 4
+
+
+def array_specs(config, n_samples: int) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Shapes and dtypes of every per-sample array for a config and size."""
+    from jaxjam.data_gen.sampler import DESCRIPTOR_NAMES
+
+    g = config.sampler.n_max_gauss
+    n = n_samples
+    return {
+        "image": ((n, *config.image.shape), "float32"),
+        "mge_surf": ((n, g), "float64"),
+        "mge_sigma": ((n, g), "float64"),
+        "mge_qobs": ((n, g), "float64"),
+        "mge_mask": ((n, g), "bool"),
+        "q_int": ((n,), "float64"),
+        "ratio": ((n,), "float64"),
+        "inc_deg": ((n,), "float64"),
+        "A": ((n, *config.grid.shape), "float32"),
+        "B": ((n, *config.grid.shape), "float32"),
+        "status": ((n,), "int8"),
+        "photometry_id": ((n,), "int64"),
+        "descriptors": ((n, len(DESCRIPTOR_NAMES)), "float64"),
+    }
+
+
+def manifest_hash(manifest: dict) -> str:
+    """SHA-256 of the manifest's reproducibility-relevant part (config, seed, size, versions)."""
+    keys = ("config", "seed", "n_samples", "versions", "format_version")
+    blob = json.dumps({k: manifest[k] for k in keys}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def split_by_photometry(photometry_id, val_fraction: float, seed: int):
+    """Split sample indices into train and validation so that no photometry is in both.
+
+    Parameters
+    ----------
+    photometry_id : array_like, shape (n,)
+        Photometry index of every sample.
+    val_fraction : float
+        Fraction of distinct photometries sent to validation, in (0, 1).
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    train_idx, val_idx : ndarray of int
+        Sorted sample indices.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    pid = np.asarray(photometry_id)
+    unique = np.unique(pid)
+    rng = np.random.default_rng(seed)
+    n_val = max(1, round(val_fraction * unique.size))
+    val_ids = rng.choice(unique, size=n_val, replace=False)
+    is_val = np.isin(pid, val_ids)
+    return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
+
+
+class StoreReader:
+    """Lazy, read-only access to a finished (or partial) store.
+
+    Nothing but the manifest and the small per-sample vectors (status, photometry ids) is read
+    on opening; :meth:`iter_batches` reads one window of chunks at a time.
+
+    Parameters
+    ----------
+    path : str or Path
+        The zarr store written by ``jaxjam generate``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no store at ``path``.
+    ValueError
+        If the path is not a jaxjam store (no manifest).
+    """
+
+    def __init__(self, path):
+        import zarr
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no store at {self.path}")
+        try:
+            self.group = zarr.open_group(str(self.path), mode="r")
+        except Exception as exc:
+            raise ValueError(f"{self.path} is not a zarr store: {exc}") from exc
+        if "manifest" not in self.group.attrs:
+            raise ValueError(f"{self.path} is not a jaxjam training store (no manifest)")
+        self.manifest = dict(self.group.attrs["manifest"])
+        self.n_samples = int(self.manifest["n_samples"])
+        self.samples_per_task = int(self.manifest["samples_per_task"])
+
+    def __len__(self):
+        return self.n_samples
+
+    def __getitem__(self, name):
+        return self.group[name]
+
+    def completed_mask(self) -> np.ndarray:
+        """Boolean per sample: True where its task has finished. Shape (n_samples,)."""
+        done = np.asarray(self.group["task_done"][:], bool)
+        return np.repeat(done, self.samples_per_task)[: self.n_samples]
+
+    def usable_indices(self) -> np.ndarray:
+        """Indices of finished, physical samples (status 0), the ordinary training labels."""
+        status = np.asarray(self.group["status"][:])
+        return np.nonzero(self.completed_mask() & (status == 0))[0]
+
+    def read(self, indices, fields=None) -> dict[str, np.ndarray]:
+        """Read the given samples (sorted indices) for the given fields."""
+        fields = fields or [k for k in self.group.array_keys() if k != "task_done"]
+        idx = np.asarray(indices)
+        return {f: self.group[f].get_orthogonal_selection((idx,)) for f in fields}
+
+    def iter_batches(
+        self,
+        batch_size: int,
+        seed: int,
+        indices=None,
+        fields=None,
+        window_chunks: int = 8,
+        drop_last: bool = False,
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """Shuffled batches, read lazily one window of chunks at a time.
+
+        At most ``window_chunks`` chunks (plus one partial batch) are held in memory. Chunk
+        order is shuffled, and samples are shuffled within the window.
+
+        Parameters
+        ----------
+        batch_size : int
+            Samples per batch.
+        seed : int
+            Seed of the shuffling (recorded by the caller).
+        indices : array_like, optional
+            Sample indices to draw from (default: :meth:`usable_indices`).
+        fields : list of str, optional
+            Arrays to read (default: all per-sample arrays).
+        window_chunks : int
+            Number of chunks per read window.
+        drop_last : bool
+            Drop the final incomplete batch.
+
+        Yields
+        ------
+        dict
+            ``{field: ndarray}`` with leading dimension ``batch_size``.
+        """
+        rng = np.random.default_rng(seed)
+        idx = np.sort(np.asarray(self.usable_indices() if indices is None else indices))
+        chunk_of = idx // self.samples_per_task
+        chunks = np.unique(chunk_of)
+        rng.shuffle(chunks)
+        carry: dict[str, np.ndarray] | None = None
+        for w in range(math.ceil(chunks.size / window_chunks)):
+            sel = np.isin(chunk_of, chunks[w * window_chunks : (w + 1) * window_chunks])
+            data = self.read(idx[sel], fields)
+            perm = rng.permutation(int(sel.sum()))
+            data = {k: v[perm] for k, v in data.items()}
+            if carry is not None:
+                data = {k: np.concatenate([carry[k], v]) for k, v in data.items()}
+            n = len(next(iter(data.values())))
+            n_full = n // batch_size
+            for b in range(n_full):
+                yield {k: v[b * batch_size : (b + 1) * batch_size] for k, v in data.items()}
+            carry = {k: v[n_full * batch_size :] for k, v in data.items()}
+        if carry is not None and not drop_last and len(next(iter(carry.values()))) > 0:
+            yield carry
