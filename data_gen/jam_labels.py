@@ -35,20 +35,38 @@ __all__ = [
     "STATUS_NONFINITE",
     "STATUS_OK",
     "ComponentMaps",
+    "JampyScale",
     "LabelConfig",
     "component_maps",
     "jampy_version",
 ]
 
-# Reference physical scales used for the jampy calls. Results in scale-free units do not
-# depend on them (tested); they only keep jampy's numbers in a familiar range.
-REF_DISTANCE_MPC = 10.0
-REF_RE_ARCSEC = 10.0
-REF_LUM_LSUN = 1e10
+
+@dataclasses.dataclass(frozen=True)
+class JampyScale:
+    """Physical scale at which jampy is run for a normalised MGE.
+
+    The Jeans solution in units of G L_tot/R_e is scale free, but jampy's line-of-sight
+    quadrature places its nodes in absolute parsecs (``lambertw(1/lims)`` in ``vmom_proj``),
+    so its output depends slightly on distance and size: ~1% at the default ``nlos=30``,
+    < 0.1% at ``nlos=60`` (``benchmarks/label_accuracy.py``). Labels use a typical
+    early-type galaxy (R_e = 10 arcsec at 10 Mpc, 485 pc); tests pass a galaxy's own scale to
+    compare with direct jampy calls bit for bit.
+    """
+
+    distance_mpc: float = 10.0
+    re_arcsec: float = 10.0
+    lum_lsun: float = 1e10
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
 
 STATUS_OK = 0
 STATUS_A_NONPOSITIVE = 1  # V² <= 0 somewhere for the stellar potential: unphysical
-STATUS_B_NONPOSITIVE = 2  # A > 0 but A + bh_max_fraction·B <= 0 somewhere
+# A > 0, but jampy's linear response to a black hole of bh_max_fraction makes V² <= 0
+# somewhere (in practice near the outer edge, where B oscillates): a warning, not unphysical.
+STATUS_B_NONPOSITIVE = 2
 STATUS_NONFINITE = 3
 
 
@@ -61,7 +79,9 @@ class LabelConfig:
     nang : int
         jampy's angular resolution of the spectral Jeans solver (jampy's default, 15).
     nlos : int
-        Points of the line-of-sight quadrature (jampy's default, 30).
+        Points of jampy's line-of-sight quadrature. jampy's default of 30 leaves errors of
+        0.1% (median) to 1% (max) on Vrms over 1e-3–3 R_e for M32; 60 brings them to 1e-5
+        and 8e-4 for 1.5× the cost (``benchmarks/label_accuracy.py``).
     pad_surf_factor, pad_sigma_factor : float
         The negligible outer Gaussian added against jampy 9.0.2's near-round MGE error
         (see :meth:`jaxjam.mge.MGE.padded_outer`).
@@ -75,7 +95,7 @@ class LabelConfig:
     """
 
     nang: int = 15
-    nlos: int = 30
+    nlos: int = 60
     pad_surf_factor: float = 1e-4
     pad_sigma_factor: float = 3.0
     bh_ref_fraction: float = 3e-3
@@ -126,12 +146,12 @@ def _check_normalized(mge: MGE) -> None:
         )
 
 
-def _physical_mge(mge_norm: MGE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised MGE → jampy units (Lsun/pc², arcsec) at the reference scales."""
-    re_pc = REF_RE_ARCSEC * pc_per_arcsec(REF_DISTANCE_MPC)
+def _physical_mge(mge_norm: MGE, scale: JampyScale):
+    """Normalised MGE → jampy units (Lsun/pc², arcsec) at a physical scale."""
+    re_pc = scale.re_arcsec * pc_per_arcsec(scale.distance_mpc)
     return (
-        np.asarray(mge_norm.surf_lsun_pc2) * REF_LUM_LSUN / re_pc**2,
-        np.asarray(mge_norm.sigma_arcsec) * REF_RE_ARCSEC,
+        np.asarray(mge_norm.surf_lsun_pc2) * scale.lum_lsun / re_pc**2,
+        np.asarray(mge_norm.sigma_arcsec) * scale.re_arcsec,
         np.asarray(mge_norm.qobs),
     )
 
@@ -142,6 +162,7 @@ def component_maps(
     ratio: float,
     grid: PolarGrid = PolarGrid(),
     config: LabelConfig = LabelConfig(),
+    scale: JampyScale = JampyScale(),
 ) -> ComponentMaps:
     """Compute the A and B maps with jampy on the polar grid.
 
@@ -158,6 +179,8 @@ def component_maps(
         Output grid (radii in R_e).
     config : LabelConfig
         jampy settings.
+    scale : JampyScale
+        Physical scale of the jampy call (see :class:`JampyScale`).
 
     Returns
     -------
@@ -177,17 +200,17 @@ def component_maps(
     inc = float(inc_from_q_int(q_int, mge_norm.qobs_min))
 
     padded = mge_norm.padded_outer(config.pad_surf_factor, config.pad_sigma_factor)
-    surf, sigma, qobs = _physical_mge(padded)
+    surf, sigma, qobs = _physical_mge(padded, scale)
     x_re, y_re = grid.nodes_xy_re()
-    x = (x_re * REF_RE_ARCSEC).ravel()
-    y = (y_re * REF_RE_ARCSEC).ravel()
+    x = (x_re * scale.re_arcsec).ravel()
+    y = (y_re * scale.re_arcsec).ravel()
     beta = beta_eq37(ratio)
-    unit = v2_unit_kms2(REF_LUM_LSUN, REF_RE_ARCSEC, REF_DISTANCE_MPC)
-    m_ref = config.bh_ref_fraction * REF_LUM_LSUN
+    unit = v2_unit_kms2(scale.lum_lsun, scale.re_arcsec, scale.distance_mpc)
+    m_ref = config.bh_ref_fraction * scale.lum_lsun
 
     def second_moment(mbh):
         out = jam.axi.proj(
-            [surf, sigma, qobs], [surf, sigma, qobs], inc, mbh, REF_DISTANCE_MPC, x, y,
+            [surf, sigma, qobs], [surf, sigma, qobs], inc, mbh, scale.distance_mpc, x, y,
             beta=beta, moment="zz", ml=1, plot=False, quiet=True, interp=False,
             nang=config.nang, nlos=config.nlos,
         )  # fmt: skip
@@ -196,7 +219,7 @@ def component_maps(
     v2_star = second_moment(0.0)
     v2_bh = second_moment(m_ref)
     A = v2_star / unit
-    B = (v2_bh - v2_star) / m_ref * REF_LUM_LSUN / unit
+    B = (v2_bh - v2_star) / m_ref * scale.lum_lsun / unit
 
     if not (np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
         status = STATUS_NONFINITE

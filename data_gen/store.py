@@ -10,8 +10,9 @@ Layout (``S`` samples per task, ``G`` = ``sampler.n_max_gauss``)::
       mge_mask     (N, G)            bool     True for real Gaussians
       q_int, ratio, inc_deg (N,)     float64  JAM parameters
       A, B         (N, n_r, n_theta) float32  component maps (units of G L_tot / R_e)
-      status       (N,)              int8     0 physical; 1 A <= 0 somewhere; 2 A + f_max B <= 0
-                                              somewhere (f_max = labels.bh_max_fraction); 3 NaN;
+      status       (N,)              int8     0 physical; 1 A <= 0 somewhere (unphysical);
+                                              2 physical, but A + f_max B <= 0 somewhere
+                                              (f_max = labels.bh_max_fraction); 3 NaN;
                                               4 the sample failed (error logged in manifest)
       photometry_id (N,)             int64    global index of the photometry
       descriptors  (N, D)            float64  generating parameters (sampler.DESCRIPTOR_NAMES)
@@ -149,9 +150,13 @@ class StoreReader:
         return np.repeat(done, self.samples_per_task)[: self.n_samples]
 
     def usable_indices(self) -> np.ndarray:
-        """Indices of finished, physical samples (status 0), the ordinary training labels."""
+        """Indices of finished, physical samples (status 0 or 2), the ordinary training labels.
+
+        Unphysical (1) and failed (3, 4) samples stay in the store, flagged, and are never
+        returned here.
+        """
         status = np.asarray(self.group["status"][:])
-        return np.nonzero(self.completed_mask() & (status == 0))[0]
+        return np.nonzero(self.completed_mask() & np.isin(status, (0, 2)))[0]
 
     def read(self, indices, fields=None) -> dict[str, np.ndarray]:
         """Read the given samples (sorted indices) for the given fields."""

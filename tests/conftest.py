@@ -1,0 +1,31 @@
+import os
+
+# One BLAS thread per process, as in production (DESIGN.md), and a non-interactive backend.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from jaxjam.data_gen.config import GeneratorConfig  # noqa: E402
+from jaxjam.data_gen.real_galaxies import m32_mge  # noqa: E402
+from jaxjam.grid import PolarGrid  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def m32():
+    return m32_mge()
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """A generator config small enough for tests: 4 samples per task, 8×4 grid."""
+    return GeneratorConfig(
+        draws_per_photometry=2, photometries_per_task=2, grid=PolarGrid(n_r=8, n_theta=4)
+    )
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
