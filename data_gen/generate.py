@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import io
+import json
 import math
 import os
 import shutil
@@ -190,8 +191,19 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
         "descriptor_names": list(DESCRIPTOR_NAMES),
         "created_utc": datetime.datetime.now(datetime.UTC).isoformat(),
     }
+    m = json.loads(json.dumps(m))  # tuples -> lists, exactly as stored
     m["hash"] = manifest_hash(m)
     return m
+
+
+def _differences(a, b, prefix=""):
+    """Dotted paths at which two JSON-like values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _differences(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [f"{prefix[:-1]}: {a!r} != {b!r}"]
 
 
 def open_or_create_store(path, config: GeneratorConfig, seed: int, n_samples: int):
@@ -217,9 +229,10 @@ def open_or_create_store(path, config: GeneratorConfig, seed: int, n_samples: in
             raise ValueError(f"{path} exists but is not a jaxjam store: {exc}") from exc
         for key in ("config", "seed", "n_samples", "format_version"):
             if manifest[key] != requested[key]:
+                diff = "; ".join(_differences(manifest[key], requested[key], f"{key}.")[:5])
                 raise ValueError(
-                    f"store {path} was made with a different {key} "
-                    f"({manifest[key]!r} != {requested[key]!r}); use another --out path"
+                    f"store {path} was made with a different {key} (stored != requested: "
+                    f"{diff}); rerun with the original settings or use another --out path"
                 )
         if manifest["versions"] != requested["versions"]:
             raise ValueError(
