@@ -182,9 +182,10 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
         "status_codes": {
             str(STATUS_OK): "physical",
             str(STATUS_A_NONPOSITIVE): "A <= 0 somewhere (no physical Jeans solution)",
-            str(
-                STATUS_B_NONPOSITIVE
-            ): "physical, but A + bh_max_fraction * B <= 0 somewhere (a warning: B oscillates near the outer edge)",
+            str(STATUS_B_NONPOSITIVE): (
+                "physical, but A + bh_max_fraction * B <= 0 somewhere "
+                "(a warning: B oscillates near the outer edge)"
+            ),
             str(STATUS_NONFINITE): "jampy returned non-finite values",
             str(STATUS_FAILED): "sample failed (see errors)",
         },
