@@ -49,7 +49,7 @@ class JampyScale:
     The Jeans solution in units of G L_tot/R_e is scale free, but jampy's line-of-sight
     quadrature places its nodes in absolute parsecs (``lambertw(1/lims)`` in ``vmom_proj``),
     so its output depends slightly on distance and size: ~1% at the default ``nlos=30``,
-    < 0.1% at ``nlos=60`` (``benchmarks/label_accuracy.py``). Labels use a typical
+    < 0.1% at ``nlos=120`` (``benchmarks/label_accuracy.py``). Labels use a typical
     early-type galaxy (R_e = 10 arcsec at 10 Mpc, 485 pc); tests pass a galaxy's own scale to
     compare with direct jampy calls bit for bit.
     """
@@ -79,9 +79,11 @@ class LabelConfig:
     nang : int
         jampy's angular resolution of the spectral Jeans solver (jampy's default, 15).
     nlos : int
-        Points of jampy's line-of-sight quadrature. jampy's default of 30 leaves errors of
-        0.1% (median) to 1% (max) on Vrms over 1e-3–3 R_e for M32; 60 brings them to 1e-5
-        and 8e-4 for 1.5× the cost (``benchmarks/label_accuracy.py``).
+        Points of jampy's line-of-sight quadrature. jampy's default of 30 leaves Vrms errors of
+        0.2% (median) and 5% (p99) over 1e-3–3 R_e against a converged reference; thin,
+        nearly face-on galaxies (q_int < 0.1) need ~120 points to stay below ~1%
+        (``benchmarks/label_accuracy.py``). 120 costs ~1.4× the time of 60, since jampy's
+        dense Jeans solve dominates.
     pad_surf_factor, pad_sigma_factor : float
         The negligible outer Gaussian added against jampy 9.0.2's near-round MGE error
         (see :meth:`jaxjam.mge.MGE.padded_outer`).
@@ -95,7 +97,7 @@ class LabelConfig:
     """
 
     nang: int = 15
-    nlos: int = 60
+    nlos: int = 120
     pad_surf_factor: float = 1e-4
     pad_sigma_factor: float = 3.0
     bh_ref_fraction: float = 3e-3
