@@ -85,27 +85,34 @@ def main():
     par_rate = n / steady
     eff_pipeline = par_rate / (args.workers * serial_rate)
     eff_jampy = par_rate / (args.workers * jampy_rate)
-    print(f"jaxjam generate, {args.workers} workers: {par_rate:.2f} samples/s once the cluster "
-          f"is up ({n / wall:.2f} samples/s over the {wall:.1f} s wall, incl. start-up)")  # fmt: skip
-    print(f"parallel efficiency vs {args.workers} x serial pipeline: {eff_pipeline:.1%} "
-          f"(overhead {1 - eff_pipeline:.1%})")  # fmt: skip
+    print(
+        f"jaxjam generate, {args.workers} workers: {par_rate:.2f} samples/s once the cluster "
+        f"is up ({n / wall:.2f} samples/s over the {wall:.1f} s wall, incl. start-up)"
+    )
+    print(
+        f"parallel efficiency vs {args.workers} x serial pipeline: {eff_pipeline:.1%} "
+        f"(overhead {1 - eff_pipeline:.1%})"
+    )
     print(f"vs {args.workers} x serial jampy-only rate: {eff_jampy:.1%}")
     print(f"disk: {size / n / 1024:.1f} KiB per sample")
-    write_json(Path(args.out) / "generation_throughput.json", {
-        "machine": machine_info(),
-        "config": cfg.to_dict(),
-        "n_samples": n,
-        "workers": args.workers,
-        "serial_jampy_labels_samples_per_s": jampy_rate,
-        "serial_pipeline_samples_per_s": serial_rate,
-        "parallel_samples_per_s": par_rate,
-        "parallel_wall_s": wall,
-        "parallel_wall_after_cluster_start_s": steady,
-        "parallel_samples_per_s_incl_startup": n / wall,
-        "parallel_efficiency_vs_serial_pipeline": eff_pipeline,
-        "parallel_efficiency_vs_serial_jampy": eff_jampy,
-        "bytes_per_sample": size / n,
-    })  # fmt: skip
+    write_json(
+        Path(args.out) / "generation_throughput.json",
+        {
+            "machine": machine_info(),
+            "config": cfg.to_dict(),
+            "n_samples": n,
+            "workers": args.workers,
+            "serial_jampy_labels_samples_per_s": jampy_rate,
+            "serial_pipeline_samples_per_s": serial_rate,
+            "parallel_samples_per_s": par_rate,
+            "parallel_wall_s": wall,
+            "parallel_wall_after_cluster_start_s": steady,
+            "parallel_samples_per_s_incl_startup": n / wall,
+            "parallel_efficiency_vs_serial_pipeline": eff_pipeline,
+            "parallel_efficiency_vs_serial_jampy": eff_jampy,
+            "bytes_per_sample": size / n,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -55,19 +55,25 @@ def main():
                 g = PolarGrid(nr, nt)
                 c = component_maps(mge, q, ratio, g)
                 for method in ("linear", "cubic"):
-                    interp = RegularGridInterpolator((g.log_r, g.theta_rad), c.A + f_bh * c.B,
-                                                     method=method)  # fmt: skip
+                    interp = RegularGridInterpolator(
+                        (g.log_r, g.theta_rad), c.A + f_bh * c.B, method=method
+                    )
                     v = np.sqrt(np.clip(interp(pts).reshape(dense.shape), 0, None))
                     errs[f"{nr}x{nt}/{method}"].append(np.abs(v / v_ref - 1))
         print(f"{name}: done")
     result = {"machine": machine_info(), "dense": DENSE, "errors": {}}
     for key, e in errs.items():
         e = np.array(e)
-        stats = {"median": float(np.median(e)), "p99": float(np.percentile(e, 99)),
-                 "max": float(np.max(e))}  # fmt: skip
+        stats = {
+            "median": float(np.median(e)),
+            "p99": float(np.percentile(e, 99)),
+            "max": float(np.max(e)),
+        }
         result["errors"][key] = stats
-        print(f"{key:14s} median {stats['median']:.1e}  p99 {stats['p99']:.1e}  "
-              f"max {stats['max']:.1e}")  # fmt: skip
+        print(
+            f"{key:14s} median {stats['median']:.1e}  p99 {stats['p99']:.1e}  "
+            f"max {stats['max']:.1e}"
+        )
     write_json(Path(args.out) / "grid_interpolation.json", result)
 
 

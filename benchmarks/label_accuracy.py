@@ -88,18 +88,30 @@ def main():
             errors[key]["bh"].append(eb)
             worst = np.unravel_index(np.argmax(e), e.shape)
             line.append(f"{key}: max {e.max():.1e} at r={grid.r_re[worst[0]]:.2g}")
-            row[key] = {"max": float(e.max()), "median": float(np.median(e)),
-                        "r_of_max_re": float(grid.r_re[worst[0]]),
-                        "theta_of_max_deg": float(np.degrees(grid.theta_rad[worst[1]])),
-                        "vrms_at_max_over_peak": float(v_ref[worst] / v_ref.max())}  # fmt: skip
+            row[key] = {
+                "max": float(e.max()),
+                "median": float(np.median(e)),
+                "r_of_max_re": float(grid.r_re[worst[0]]),
+                "theta_of_max_deg": float(np.degrees(grid.theta_rad[worst[1]])),
+                "vrms_at_max_over_peak": float(v_ref[worst] / v_ref.max()),
+            }
         print("  ".join(line))
         per_galaxy.append(row)
     inner_all = np.array(masks)
-    result = {"machine": machine_info(), "grid": grid.to_dict(), "reference": REFERENCE,
-              "settings": SETTINGS, "n_galaxies": len(masks), "seconds": cost,
-              "per_galaxy": per_galaxy, "errors": {}}  # fmt: skip
-    print(f"\n|dVrms|/Vrms against nang={REFERENCE['nang']}, nlos={REFERENCE['nlos']} "
-          f"over {len(masks)} galaxies x {grid.n_r * grid.n_theta} nodes")  # fmt: skip
+    result = {
+        "machine": machine_info(),
+        "grid": grid.to_dict(),
+        "reference": REFERENCE,
+        "settings": SETTINGS,
+        "n_galaxies": len(masks),
+        "seconds": cost,
+        "per_galaxy": per_galaxy,
+        "errors": {},
+    }
+    print(
+        f"\n|dVrms|/Vrms against nang={REFERENCE['nang']}, nlos={REFERENCE['nlos']} "
+        f"over {len(masks)} galaxies x {grid.n_r * grid.n_theta} nodes"
+    )
     for key in SETTINGS:
         result["errors"][key] = {}
         for bh in ("nobh", "bh"):
@@ -111,9 +123,12 @@ def main():
             }
             result["errors"][key][bh] = res
             a = res["all"]
-            print(f"  {key:14s} {'M_BH/M*=5e-3' if bh == 'bh' else 'no BH':13s} median {a['median']:.1e}"
-                  f"  p99 {a['p99']:.1e}  max {a['max']:.1e}   (r>=0.1Re p99 "
-                  f"{res['r>=0.1Re']['p99']:.1e})  cost {cost[key]:.1f} s")  # fmt: skip
+            print(
+                f"  {key:14s} {'M_BH/M*=5e-3' if bh == 'bh' else 'no BH':13s} "
+                f"median {a['median']:.1e}"
+                f"  p99 {a['p99']:.1e}  max {a['max']:.1e}   (r>=0.1Re p99 "
+                f"{res['r>=0.1Re']['p99']:.1e})  cost {cost[key]:.1f} s"
+            )
     write_json(Path(args.out) / "label_accuracy.json", result)
 
 

@@ -269,7 +269,7 @@ def _warm_worker() -> None:
     import mgefit  # noqa: F401
     import scipy.optimize  # noqa: F401
 
-    import jaxjam.data_gen.jam_labels  # noqa: F401
+    import jaxjam.data_gen.jam_labels
     import jaxjam.data_gen.sampler  # noqa: F401
 
 
