@@ -311,7 +311,7 @@ def _dask_client(workers: int | None, scheduler: str | None):
     }
     with dask.config.set(settings):  # noqa: SIM117
         with LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
         ) as cluster, Client(cluster) as client:  # fmt: skip
             yield client
 
@@ -367,6 +367,7 @@ def generate(
     compute_seconds = 0.0
     if pending:
         with _dask_client(workers, scheduler) as client:
+            print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
             client.run(_warm_worker)
             t_ready = time.perf_counter()
             n_workers = max(1, len(client.scheduler_info().get("workers", {})))

@@ -125,7 +125,7 @@ def test_existing_scheduler(tmp_path, tiny_config, reference_store):
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster:  # fmt: skip
+                      dashboard_address=":0") as cluster:  # fmt: skip
         path = tmp_path / "sched.zarr"
         generate(path, 8, seed=11, config=tiny_config, scheduler=cluster.scheduler_address,
                  progress=False)  # fmt: skip
