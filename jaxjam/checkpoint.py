@@ -1,0 +1,142 @@
+"""Emulator checkpoints: the nnx state with Orbax, plus JSON metadata. Never pickles.
+
+Layout of a model directory::
+
+    MODEL_DIR/
+      metadata.json    schema version, parameter order, network config, normalisation, grid,
+                       image spec, validity domain, jampy version, training-set manifest hash,
+                       test metrics
+      state/           Orbax StandardCheckpointer directory of the network parameters
+
+Loading checks the schema version, the files and the parameter shapes, and fails loudly with
+:class:`CheckpointError` otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+from flax import nnx
+
+from jaxjam.network import EmulatorNet, NetworkConfig
+from jaxjam.transforms import SCALAR_NAMES, Normalization
+
+__all__ = ["SCHEMA_VERSION", "CheckpointError", "load_model", "save_model"]
+
+SCHEMA_VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A model directory is missing, incomplete, corrupt or of another schema."""
+
+
+def save_model(path, model: EmulatorNet, normalization: Normalization, metadata: dict) -> Path:
+    """Write a model directory (overwriting an existing one).
+
+    Parameters
+    ----------
+    path : str or Path
+        Model directory.
+    model : EmulatorNet
+        The network.
+    normalization : Normalization
+        Input and target statistics.
+    metadata : dict
+        JSON-serialisable extras: grid, image spec, validity domain, jampy version, data
+        manifest hash, test metrics, ...
+
+    Returns
+    -------
+    Path
+        The model directory.
+    """
+    import orbax.checkpoint as ocp
+
+    path = Path(path).absolute()
+    path.mkdir(parents=True, exist_ok=True)
+    _, state = nnx.split(model)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(path / "state", nnx.to_pure_dict(state), force=True)
+        ckptr.wait_until_finished()
+    meta = {
+        **metadata,
+        "schema_version": SCHEMA_VERSION,
+        "parameter_order": list(SCALAR_NAMES),
+        "network": model.config.to_dict(),
+        "normalization": normalization.to_dict(),
+    }
+    tmp = path / "metadata.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=1))
+    tmp.replace(path / "metadata.json")
+    return path
+
+
+def _read_metadata(path: Path) -> dict:
+    if not path.exists():
+        raise CheckpointError(f"no model directory at {path}")
+    meta_file = path / "metadata.json"
+    if not meta_file.is_file():
+        raise CheckpointError(f"{path} has no metadata.json: not a jaxjam model directory")
+    try:
+        meta = json.loads(meta_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{meta_file} is corrupt: {exc}") from exc
+    version = meta.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint schema version {version!r}; this jaxjam reads version "
+            f"{SCHEMA_VERSION}. Retrain, or install the jaxjam version that wrote it."
+        )
+    if meta.get("parameter_order") != list(SCALAR_NAMES):
+        raise CheckpointError(
+            f"{path} was trained with parameters {meta.get('parameter_order')}, expected "
+            f"{list(SCALAR_NAMES)}"
+        )
+    if not (path / "state").is_dir():
+        raise CheckpointError(f"{path} has no state/ directory (network weights)")
+    return meta
+
+
+def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
+    """Load a model directory written by :func:`save_model`.
+
+    Returns
+    -------
+    model : EmulatorNet
+    normalization : Normalization
+    metadata : dict
+
+    Raises
+    ------
+    CheckpointError
+        Missing directory or files, another schema version or parameter order, corrupt or
+        mismatching weights.
+    """
+    import orbax.checkpoint as ocp
+
+    path = Path(path).absolute()
+    meta = _read_metadata(path)
+    try:
+        config = NetworkConfig.from_dict(meta["network"])
+        normalization = Normalization.from_dict(meta["normalization"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}/metadata.json is incomplete: {exc}") from exc
+    abstract = nnx.eval_shape(lambda: EmulatorNet(config, nnx.Rngs(0)))
+    graphdef, abstract_state = nnx.split(abstract)
+    target = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nnx.to_pure_dict(abstract_state)
+    )
+    try:
+        with ocp.StandardCheckpointer() as ckptr:
+            restored = ckptr.restore(path / "state", target)
+    except Exception as exc:
+        raise CheckpointError(f"cannot read the weights in {path}/state: {exc}") from exc
+    for a, b in zip(jax.tree_util.tree_leaves(restored), jax.tree_util.tree_leaves(target),
+                    strict=True):  # fmt: skip
+        if a.shape != b.shape or not np.all(np.isfinite(np.asarray(a))):
+            raise CheckpointError(f"weights in {path}/state are corrupt or do not match")
+    nnx.replace_by_pure_dict(abstract_state, restored)
+    return nnx.merge(graphdef, abstract_state), normalization, meta
