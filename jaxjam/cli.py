@@ -80,5 +80,43 @@ def generate(n_samples, out, seed, workers, scheduler, config_path, quiet):
     click.echo(json.dumps(summary, indent=2))
 
 
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="Training store written by `jaxjam generate`.",
+)
+@click.option(
+    "--out",
+    "run_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Run directory (checkpoints, best model, loss curve). Rerun to resume.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="JSON file overriding TrainConfig fields (network, batch_size, ...).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(data, run_dir, config_path, quiet):
+    """Train the emulator (Optax AdamW, Orbax checkpoints every epoch, early stopping).
+
+    A killed run resumes from its last checkpoint when the same command is run again.
+    """  # fmt: skip
+    from jaxjam.training import TrainConfig
+    from jaxjam.training import train as run
+
+    try:
+        config = TrainConfig.from_json(config_path) if config_path else TrainConfig()
+        summary = run(data, run_dir, config, progress=not quiet)
+    except (ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(summary, indent=2))
+
+
 if __name__ == "__main__":
     main()

@@ -29,3 +29,14 @@ def tiny_config():
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory, tiny_config):
+    """A 24-sample store (6 tasks) made by an uninterrupted 2-process run, seed 11."""
+    from jaxjam.data_gen.generate import generate
+
+    path = tmp_path_factory.mktemp("tiny") / "tiny.zarr"
+    summary = generate(path, 24, seed=11, config=tiny_config, workers=2, progress=False)
+    assert summary["n_tasks_run"] == 6
+    return path

@@ -29,12 +29,9 @@ def _arrays(path):
 
 
 @pytest.fixture(scope="module")
-def reference_store(tmp_path_factory, tiny_config):
-    """An uninterrupted run on a 2-process local dask cluster."""
-    path = tmp_path_factory.mktemp("ref") / "ref.zarr"
-    summary = generate(path, N, seed=11, config=tiny_config, workers=2, progress=False)
-    assert summary["n_tasks_run"] == 6
-    return path
+def reference_store(tiny_store):
+    """An uninterrupted run on a 2-process local dask cluster (conftest.tiny_store)."""
+    return tiny_store
 
 
 def test_store_contents(reference_store, tiny_config):

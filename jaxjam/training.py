@@ -1,0 +1,341 @@
+"""Training the emulator: Optax AdamW with warm-up + cosine schedule and gradient clipping,
+a train/validation split by photometry, early stopping, and an Orbax CheckpointManager that
+saves parameters, optimizer state and history every epoch so that a killed run resumes.
+
+Run directory::
+
+    RUN_DIR/
+      train_config.json     the frozen TrainConfig
+      normalization.json    input/target statistics measured on the training split
+      checkpoints/          Orbax CheckpointManager: one step per epoch (params, opt_state, meta)
+      model/                best-validation model (jaxjam.checkpoint layout)
+      history.json, loss_curve.png
+
+The loss, per physical sample and node, is the squared relative error of Vrms for the stellar
+part, ``(Δ log A / 2)²``, plus that of the black-hole part at M_BH/(Υ L) = ``bh_loss_fraction``,
+``(f ΔB / 2V²)²`` with ``V² = A + f B``, plus a binary cross-entropy for the physicality logit
+on every sample. Unphysical samples train only the classifier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from jaxjam.network import EmulatorNet, NetworkConfig
+from jaxjam.transforms import Normalization, jam_scalars
+
+__all__ = ["TrainConfig", "prepare_batch", "train"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training settings (dumped to ``train_config.json``)."""
+
+    network: NetworkConfig = NetworkConfig()
+    batch_size: int = 256
+    max_epochs: int = 400
+    learning_rate: float = 1e-3
+    warmup_epochs: int = 5
+    weight_decay: float = 1e-5
+    grad_clip_norm: float = 1.0
+    patience: int = 40
+    val_fraction: float = 0.1
+    seed: int = 0
+    bh_loss_fraction: float = 1e-2
+    physical_loss_weight: float = 1e-3
+    norm_samples: int = 5000
+    window_chunks: int = 64
+    max_to_keep: int = 2
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        if "network" in d:
+            d["network"] = NetworkConfig.from_dict(d["network"])
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown TrainConfig option(s): {sorted(unknown)}")
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, path) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        return cls.from_dict(json.loads(path.read_text()))
+
+
+def _qobs_min(batch) -> np.ndarray:
+    q = np.where(batch["mge_mask"], batch["mge_qobs"], np.inf)
+    return q.min(axis=-1)
+
+
+FIELDS = ["image", "q_int", "ratio", "mge_qobs", "mge_mask", "A", "B", "status"]
+
+
+def prepare_batch(batch: dict, norm: Normalization, bh_fraction: float = 1e-2) -> dict:
+    """Store batch → standardised float32 network inputs, targets and masks."""
+    status = np.asarray(batch["status"])
+    physical = np.isin(status, (0, 2))
+    A = np.where(physical[:, None, None], batch["A"], 1.0).astype(np.float64)
+    za, zb = norm.encode_targets(A, np.asarray(batch["B"], np.float64))
+    scalars = jam_scalars(batch["q_int"], batch["ratio"], _qobs_min(batch))
+    return {
+        "image": norm.standardize_image(batch["image"]).astype(np.float32),
+        "scalars": norm.standardize_scalars(scalars).astype(np.float32),
+        "za": za.astype(np.float32),
+        "zb": zb.astype(np.float32),
+        # 1 / V² at M_BH/(Υ L) = bh_loss_fraction, for the Vrms weight of the B error
+        "inv_v2": (1.0 / (A + bh_fraction * np.clip(batch["B"], 0, None))).astype(np.float32),
+        "physical": physical.astype(np.float32),
+    }
+
+
+def _loss_fn(graphdef, params, rest, batch, norm_arrays, cfg: TrainConfig):
+    model = nnx.merge(graphdef, params, rest)
+    za, zb, logit = model(batch["image"], batch["scalars"])
+    log_a_std, b_r_std, r = norm_arrays
+    w = batch["physical"][:, None, None]
+    n_phys = jnp.maximum(batch["physical"].sum(), 1.0) * za.shape[-1] * za.shape[-2]
+    err_a = 0.5 * (za - batch["za"]) * log_a_std
+    err_b = 0.5 * cfg.bh_loss_fraction * (zb - batch["zb"]) * b_r_std / r[:, None] * batch["inv_v2"]
+    map_loss = jnp.sum(w * (err_a**2 + err_b**2)) / n_phys
+    bce = optax.sigmoid_binary_cross_entropy(logit, batch["physical"]).mean()
+    loss = map_loss + cfg.physical_loss_weight * bce
+    return loss, {
+        "loss": loss,
+        "map_loss": map_loss,
+        "bce": bce,
+        "rms_rel_vrms_a": jnp.sqrt(jnp.sum(w * err_a**2) / n_phys),
+    }
+
+
+def _make_steps(graphdef, rest, tx, norm_arrays, cfg):
+    @jax.jit
+    def train_step(params, opt_state, batch):
+        grad_fn = jax.value_and_grad(_loss_fn, argnums=1, has_aux=True)
+        (_, aux), grads = grad_fn(graphdef, params, rest, batch, norm_arrays, cfg)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, aux
+
+    @jax.jit
+    def eval_step(params, batch):
+        return _loss_fn(graphdef, params, rest, batch, norm_arrays, cfg)[1]
+
+    return train_step, eval_step
+
+
+def _plot_history(history, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ep = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogy(ep, [h["train_loss"] for h in history], label="train")
+    ax.semilogy(ep, [h["val_loss"] for h in history], label="validation")
+    ax.set(xlabel="epoch", ylabel="loss (≈ mean squared relative Vrms error)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = True) -> dict:
+    """Train (or resume training) an emulator on a store.
+
+    Parameters
+    ----------
+    data : str or Path
+        Training store written by ``jaxjam generate``.
+    run_dir : str or Path
+        Run directory; if it holds checkpoints of the same config, training resumes from the
+        last one.
+    config : TrainConfig
+        Settings; the seed drives initialisation, the split and the batch order.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        Summary: epochs run, best epoch and validation loss, model directory.
+    """
+    import orbax.checkpoint as ocp
+    from tqdm.auto import tqdm
+
+    from jaxjam.checkpoint import save_model
+    from jaxjam.data_gen.store import StoreReader, split_by_photometry
+
+    run_dir = Path(run_dir).absolute()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = run_dir / "train_config.json"
+    if cfg_file.exists():
+        stored = json.loads(cfg_file.read_text())
+        if stored != json.loads(json.dumps(config.to_dict())):
+            raise ValueError(f"{run_dir} holds a run with another config; use another --out")
+    else:
+        cfg_file.write_text(json.dumps(config.to_dict(), indent=1))
+
+    store = StoreReader(data)
+    done = np.nonzero(store.completed_mask())[0]
+    if done.size < 2:
+        raise ValueError(f"store {data} has fewer than 2 finished samples")
+    pid = store["photometry_id"].get_orthogonal_selection((done,))
+    tr_pos, va_pos = split_by_photometry(pid, config.val_fraction, config.seed)
+    train_idx, val_idx = done[tr_pos], done[va_pos]
+
+    norm_file = run_dir / "normalization.json"
+    if norm_file.exists():
+        norm = Normalization.from_dict(json.loads(norm_file.read_text()))
+    else:
+        status = store["status"].get_orthogonal_selection((train_idx,))
+        phys = train_idx[np.isin(status, (0, 2))]
+        rng = np.random.default_rng(config.seed)
+        pick = np.sort(rng.choice(phys, size=min(config.norm_samples, phys.size), replace=False))
+        s = store.read(pick, FIELDS)
+        grid_r = np.exp(
+            np.linspace(
+                np.log(store.manifest["grid"]["r_min_re"]),
+                np.log(store.manifest["grid"]["r_max_re"]),
+                store.manifest["grid"]["n_r"],
+            )
+        )
+        norm = Normalization.fit(
+            s["image"], jam_scalars(s["q_int"], s["ratio"], _qobs_min(s)), s["A"], s["B"], grid_r
+        )
+        norm_file.write_text(json.dumps(norm.to_dict()))
+    norm_arrays = (jnp.asarray(norm.log_a_std), jnp.asarray(norm.b_r_std), jnp.asarray(norm.r_re))
+
+    model = EmulatorNet(config.network, nnx.Rngs(config.seed))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    steps_per_epoch = max(1, train_idx.size // config.batch_size)
+    warmup = config.warmup_epochs * steps_per_epoch
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0,
+        config.learning_rate,
+        warmup,
+        max(warmup + 1, config.max_epochs * steps_per_epoch),
+        end_value=config.learning_rate * 1e-2,
+    )
+    tx = optax.chain(
+        optax.clip_by_global_norm(config.grad_clip_norm),
+        optax.adamw(schedule, weight_decay=config.weight_decay),
+    )
+    opt_state = tx.init(params)
+    train_step, eval_step = _make_steps(graphdef, rest, tx, norm_arrays, config)
+
+    options = ocp.CheckpointManagerOptions(max_to_keep=config.max_to_keep, create=True)
+    history, best = [], {"val_loss": np.inf, "epoch": -1, "since": 0}
+    with ocp.CheckpointManager(run_dir / "checkpoints", options=options) as mngr:
+        start = 0
+        if mngr.latest_step() is not None:
+            step = mngr.latest_step()
+            restored = mngr.restore(
+                step,
+                args=ocp.args.Composite(
+                    params=ocp.args.StandardRestore(nnx.to_pure_dict(params)),
+                    opt_state=ocp.args.StandardRestore(opt_state),
+                    meta=ocp.args.JsonRestore(),
+                ),
+            )
+            nnx.replace_by_pure_dict(params, restored["params"])
+            opt_state = restored["opt_state"]
+            history, best = restored["meta"]["history"], restored["meta"]["best"]
+            start = step + 1
+        epochs = range(start, config.max_epochs)
+        bar = tqdm(
+            epochs,
+            initial=start,
+            total=config.max_epochs,
+            unit="epoch",
+            disable=not progress,
+            desc="training",
+        )
+        for epoch in bar:
+            if best["since"] >= config.patience:
+                break
+            t0 = time.perf_counter()
+            tr = []
+            for raw in store.iter_batches(
+                config.batch_size,
+                seed=config.seed * 100003 + epoch,
+                indices=train_idx,
+                fields=FIELDS,
+                window_chunks=config.window_chunks,
+                drop_last=True,
+            ):
+                params, opt_state, aux = train_step(
+                    params, opt_state, prepare_batch(raw, norm, config.bh_loss_fraction)
+                )
+                tr.append(aux)
+            va = [
+                eval_step(params, prepare_batch(raw, norm, config.bh_loss_fraction))
+                for raw in store.iter_batches(
+                    config.batch_size,
+                    seed=0,
+                    indices=val_idx,
+                    fields=FIELDS,
+                    window_chunks=config.window_chunks,
+                )
+            ]
+            row = {
+                "epoch": epoch,
+                "seconds": time.perf_counter() - t0,
+                "train_loss": float(np.mean([a["loss"] for a in tr])) if tr else float("nan"),
+                "val_loss": float(np.mean([a["loss"] for a in va])),
+                "val_rms_rel_vrms": float(np.mean([a["rms_rel_vrms_a"] for a in va])),
+            }
+            history.append(row)
+            if row["val_loss"] < best["val_loss"]:
+                best = {"val_loss": row["val_loss"], "epoch": epoch, "since": 0}
+                model_best = nnx.merge(graphdef, params, rest)
+                save_model(
+                    run_dir / "model",
+                    model_best,
+                    norm,
+                    {
+                        "grid": store.manifest["grid"],
+                        "image": store.manifest["image"],
+                        "jampy_version": store.manifest["versions"]["jampy"],
+                        "data_manifest_hash": store.manifest["hash"],
+                        "train_config": config.to_dict(),
+                        "best_epoch": epoch,
+                        "val_loss": row["val_loss"],
+                    },
+                )
+            else:
+                best["since"] += 1
+            mngr.save(
+                epoch,
+                args=ocp.args.Composite(
+                    params=ocp.args.StandardSave(nnx.to_pure_dict(params)),
+                    opt_state=ocp.args.StandardSave(opt_state),
+                    meta=ocp.args.JsonSave({"history": history, "best": best}),
+                ),
+            )
+            mngr.wait_until_finished()
+            (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+            _plot_history(history, run_dir / "loss_curve.png")
+            bar.set_postfix(train=f"{row['train_loss']:.2e}", val=f"{row['val_loss']:.2e}")
+        bar.close()
+    return {
+        "run_dir": str(run_dir),
+        "epochs": len(history),
+        "best_epoch": best["epoch"],
+        "best_val_loss": best["val_loss"],
+        "model": str(run_dir / "model"),
+    }
