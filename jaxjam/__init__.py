@@ -7,8 +7,19 @@ from jaxjam.photometry import ImageSpec, render_photometry
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # The emulator pulls in JAX and Flax; import it lazily so that light users (the generator's
+    # dask workers, the MGE tools) do not pay for it.
+    if name == "Emulator":
+        from jaxjam.emulator import Emulator
+
+        return Emulator
+    raise AttributeError(f"module 'jaxjam' has no attribute {name!r}")
+
 __all__ = [
     "MGE",
+    "Emulator",
     "ImageSpec",
     "PolarGrid",
     "__version__",

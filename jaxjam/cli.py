@@ -118,5 +118,110 @@ def train(data, run_dir, config_path, quiet):
     click.echo(json.dumps(summary, indent=2))
 
 
+def _floats(text):
+    return [float(v) for v in text.split(",")] if text else None
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--mge",
+    "mge_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="MGE text file: columns surf_lsun_pc2 sigma_arcsec qobs.",
+)
+@click.option(
+    "--bins",
+    "bins_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Text file whose first two columns are x_arcsec y_arcsec.",
+)
+@click.option("--distance", type=float, required=True, help="Distance in Mpc.")
+@click.option(
+    "--q-int", type=float, required=True, help="Intrinsic axial ratio of the flattest MGE Gaussian."
+)
+@click.option("--ratio", type=float, required=True, help="Anisotropy ratio of eq. (37).")
+@click.option("--ml", type=float, required=True, help="Mass-to-light ratio, Msun/Lsun.")
+@click.option("--mbh", type=float, required=True, help="Black-hole mass, Msun.")
+@click.option("--sigmapsf", default=None, help="PSF Gaussian sigmas, arcsec (S1,S2,...).")
+@click.option("--normpsf", default=None, help="PSF Gaussian weights (W1,W2,...).")
+@click.option("--pixsize", type=float, default=None, help="Pixel size, arcsec.")
+@click.option(
+    "--pa",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Position angle of the projected major axis, deg counter-clockwise from +x.",
+)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model directory [default: the pretrained model shipped in jaxjam].",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Output text file [default: stdout].",
+)
+@click.option(
+    "--extrapolate",
+    is_flag=True,
+    help="Evaluate outside the trained domain (with a warning) instead of failing.",
+)
+def predict(
+    mge_path,
+    bins_path,
+    distance,
+    q_int,
+    ratio,
+    ml,
+    mbh,
+    sigmapsf,
+    normpsf,
+    pixsize,
+    pa,
+    model_dir,
+    out,
+    extrapolate,
+):
+    """Model Vrms (km/s) at the bins of a kinematics file, without PSF convolution.
+
+    Writes columns x_arcsec y_arcsec vrms_kms, one row per input bin in input order.
+    """  # fmt: skip
+    import sys
+
+    import numpy as np
+
+    from jaxjam.checkpoint import CheckpointError
+    from jaxjam.emulator import Emulator
+    from jaxjam.mge import read_mge
+
+    if any(v is not None for v in (sigmapsf, normpsf, pixsize)):
+        raise click.UsageError(
+            "PSF convolution (--sigmapsf/--normpsf/--pixsize) is not available yet: it arrives "
+            "with the fitting layer. Omit these options for a PSF-free prediction."
+        )
+    try:
+        mge = read_mge(mge_path)
+        bins = np.loadtxt(bins_path, comments="#", ndmin=2)
+        if bins.shape[1] < 2 or bins.shape[0] == 0:
+            raise ValueError(f"{bins_path} must have at least two columns (x_arcsec y_arcsec)")
+        emu = Emulator.load(model_dir)
+        vrms = emu.predict_vrms(mge, distance, q_int, ratio, ml, mbh, bins[:, 0], bins[:, 1],
+                                pa_deg=pa, extrapolate=extrapolate)  # fmt: skip
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    table = np.column_stack([bins[:, 0], bins[:, 1], vrms])
+    header = "x_arcsec y_arcsec vrms_kms"
+    if out:
+        np.savetxt(out, table, fmt="%.6f", header=header)
+    else:
+        np.savetxt(sys.stdout, table, fmt="%.6f", header=header)
+
+
 if __name__ == "__main__":
     main()

@@ -137,6 +137,18 @@ def _make_steps(graphdef, rest, tx, norm_arrays, cfg):
     return train_step, eval_step
 
 
+def _domain(manifest: dict) -> dict:
+    """Validity domain of a model trained on a store: the generator's parameter ranges."""
+    sampler = manifest["config"]["sampler"]
+    grid = manifest["grid"]
+    return {
+        "q_int_min": 0.051,
+        "ratio": list(sampler["ratio"]),
+        "qobs_min": [sampler["q_floor"], 1.0],
+        "radius_re": [grid["r_min_re"], grid["r_max_re"]],
+    }
+
+
 def _plot_history(history, path):
     import matplotlib
 
@@ -309,6 +321,7 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
                     norm,
                     {
                         "grid": store.manifest["grid"],
+                        "domain": _domain(store.manifest),
                         "image": store.manifest["image"],
                         "jampy_version": store.manifest["versions"]["jampy"],
                         "data_manifest_hash": store.manifest["hash"],

@@ -1,0 +1,189 @@
+"""The user-facing emulator: load a model, emulate A/B maps and predict Vrms at bins.
+
+>>> emu = jaxjam.Emulator.load("RUN_DIR/model")          # doctest: +SKIP
+>>> vrms_kms = emu.predict_vrms(mge, distance_mpc=0.7, q_int=0.5, ratio=0.9,
+...                             ml=1.5, mbh_msun=2e6, x_arcsec=x, y_arcsec=y)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxjam.checkpoint import load_model
+from jaxjam.geometry import Q_INT_MIN, RATIO_RANGE
+from jaxjam.grid import PolarGrid
+from jaxjam.mge import MGE
+from jaxjam.photometry import ImageSpec, render_photometry
+from jaxjam.physics import bins_to_model_frame, interpolation_matrix
+from jaxjam.scaling import v2_unit_kms2
+from jaxjam.transforms import jam_scalars
+
+__all__ = ["DomainError", "Emulator", "default_model_dir"]
+
+
+class DomainError(ValueError):
+    """Parameters or photometry outside the emulator's trained domain."""
+
+
+def default_model_dir() -> Path:
+    """Directory of the pretrained model shipped inside the package."""
+    return Path(str(resources.files("jaxjam") / "pretrained" / "default"))
+
+
+class Emulator:
+    """A trained emulator with its normalisation, grid and validity domain.
+
+    Use :meth:`load`. Arrays returned are NumPy; the jitted pure functions are in
+    :attr:`maps_fn` and :attr:`features_fn` for use inside JAX code.
+    """
+
+    def __init__(self, model, normalization, metadata: dict):
+        self.normalization = normalization
+        self.metadata = metadata
+        self.grid = PolarGrid(**metadata["grid"])
+        self.image_spec = ImageSpec(**metadata["image"])
+        self.domain = metadata.get("domain", {})
+        self._graphdef, self._state = nnx.split(model)
+        norm, graphdef = normalization, self._graphdef
+
+        def features_fn(state, image):
+            return nnx.merge(graphdef, state).encode(norm.standardize_image(image))
+
+        def maps_fn(state, features, q_int, ratio, qobs_min):
+            scalars = norm.standardize_scalars(jam_scalars(q_int, ratio, qobs_min))
+            za, zb, logit = nnx.merge(graphdef, state).decode(features, scalars)
+            A, B = norm.decode_targets(za, zb)
+            return A, B, jax.nn.sigmoid(logit)
+
+        self.features_fn = jax.jit(features_fn)
+        self.maps_fn = jax.jit(maps_fn)
+
+    @classmethod
+    def load(cls, path=None) -> Emulator:
+        """Load a model directory; ``None`` loads the pretrained default shipped in jaxjam.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` is None and no pretrained model is installed.
+        jaxjam.checkpoint.CheckpointError
+            For a missing, corrupt or incompatible model directory.
+        """
+        if path is None:
+            path = default_model_dir()
+            if not (path / "metadata.json").is_file():
+                raise FileNotFoundError(
+                    f"no pretrained model is installed at {path}; pass the path of a trained "
+                    "model directory (RUN_DIR/model from `jaxjam train`)"
+                )
+        model, norm, meta = load_model(path)
+        return cls(model, norm, meta)
+
+    # ------------------------------------------------------------------ checks
+    def _check(self, mge: MGE, q_int, ratio, extrapolate: bool) -> None:
+        for name, val in (("q_int", q_int), ("ratio", ratio)):
+            if not np.all(np.isfinite(val)):
+                raise ValueError(f"{name} must be finite, got {val}")
+        problems = []
+        q = np.asarray(q_int)
+        if np.any(q <= Q_INT_MIN) or np.any(q > mge.qobs_min):
+            raise ValueError(
+                f"q_int = {q_int} is outside the range this MGE allows, ({Q_INT_MIN}, "
+                f"{mge.qobs_min:.4g}]: the inclination would be below the MGE's limit"
+            )
+        lo, hi = self.domain.get("ratio", RATIO_RANGE)
+        if np.any(np.asarray(ratio) < lo) or np.any(np.asarray(ratio) > hi):
+            problems.append(f"ratio = {ratio} outside the trained range [{lo}, {hi}]")
+        qlo, qhi = self.domain.get("qobs_min", (0.0, 1.0))
+        if not qlo <= mge.qobs_min <= qhi:
+            problems.append(f"q'min = {mge.qobs_min:.3g} outside the trained range [{qlo}, {qhi}]")
+        if problems:
+            msg = "; ".join(problems)
+            if not extrapolate:
+                raise DomainError(f"{msg}. Pass extrapolate=True to evaluate anyway.")
+            warnings.warn(f"extrapolating the emulator: {msg}", stacklevel=3)
+
+    # ------------------------------------------------------------------ evaluation
+    def features(self, mge: MGE):
+        """CNN features of a galaxy's photometry (compute once per galaxy), shape (n_features,)."""
+        image = render_photometry(mge, self.image_spec)
+        return self.features_from_image(image)
+
+    def features_from_image(self, image):
+        """CNN features from a rendered photometry image, shape (64, 64) → (n_features,)."""
+        image = np.asarray(image, np.float32)
+        if image.shape != self.image_spec.shape:
+            raise ValueError(f"photometry image must have shape {self.image_spec.shape}, "
+                             f"got {image.shape}")  # fmt: skip
+        if not np.all(np.isfinite(image)):
+            raise ValueError("photometry image contains NaN or infinite values")
+        return self.features_fn(self._state, jnp.asarray(image))
+
+    def component_maps(self, mge: MGE, q_int, ratio, extrapolate: bool = False):
+        """Emulated (A, B, p_physical) on the model grid.
+
+        Returns
+        -------
+        A, B : ndarray, shape (n_r, n_theta)
+            Dimensionless V² per unit M/L and per unit M_BH/L_tot (units of G L_tot/R_e).
+        p_physical : float
+            Emulated probability that JAM has a physical solution (V² > 0 everywhere).
+        """
+        self._check(mge, q_int, ratio, extrapolate)
+        A, B, p = self.maps_fn(self._state, self.features(mge), q_int, ratio, mge.qobs_min)
+        return np.asarray(A), np.asarray(B), float(p)
+
+    def predict_vrms(self, mge: MGE, distance_mpc, q_int, ratio, ml, mbh_msun, x_arcsec,
+                     y_arcsec, pa_deg=0.0, extrapolate: bool = False):  # fmt: skip
+        """PSF-free model Vrms (km/s) at bins.
+
+        Parameters
+        ----------
+        mge : MGE
+            Photometry (Lsun/pc², arcsec).
+        distance_mpc : float
+            Distance, Mpc.
+        q_int, ratio : float
+            JAM parameters.
+        ml : float
+            Mass-to-light ratio Υ, Msun/Lsun.
+        mbh_msun : float
+            Black-hole mass, Msun.
+        x_arcsec, y_arcsec : array_like, shape (n_bins,)
+            Bin positions, arcsec.
+        pa_deg : float
+            Position angle of the projected major axis (see
+            :func:`jaxjam.physics.bins_to_model_frame`).
+        extrapolate : bool
+            Evaluate outside the trained domain with a warning instead of an error.
+
+        Returns
+        -------
+        ndarray, shape (n_bins,)
+            V_rms in km/s.
+        """
+        for name, val in (("distance_mpc", distance_mpc), ("ml", ml), ("mbh_msun", mbh_msun)):
+            if not np.isfinite(val) or val < 0 or (name != "mbh_msun" and val == 0):
+                raise ValueError(f"{name} must be finite and positive, got {val}")
+        x, y = bins_to_model_frame(x_arcsec, y_arcsec, pa_deg)
+        if x.ndim != 1 or x.size == 0:
+            raise ValueError("bins must be a non-empty 1D array")
+        re = mge.effective_radius_arcsec()
+        lum = mge.luminosity_lsun(distance_mpc)
+        W = interpolation_matrix(self.grid, x / re, y / re)
+        A, B, p = self.component_maps(mge, q_int, ratio, extrapolate)
+        v2 = v2_unit_kms2(lum, re, distance_mpc) * (ml * W @ A.ravel()
+                                                    + mbh_msun / lum * (W @ B.ravel()))  # fmt: skip
+        if p < 0.5 or np.any(v2 <= 0):
+            raise DomainError(
+                f"JAM has no physical solution here (emulated P(physical) = {p:.2f}, "
+                f"min V² = {v2.min():.3g} km²/s²): q_int = {q_int}, ratio = {ratio}"
+            )
+        return np.sqrt(v2)

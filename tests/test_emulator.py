@@ -1,0 +1,135 @@
+"""The Emulator API and `jaxjam predict` (mechanics on a small model trained in the test)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from jaxjam.cli import main
+from jaxjam.data_gen.jam_labels import JampyScale, component_maps
+from jaxjam.emulator import DomainError, Emulator, default_model_dir
+from jaxjam.geometry import beta_eq37, inc_from_q_int
+from jaxjam.grid import PolarGrid
+from jaxjam.mge import write_mge
+from jaxjam.network import NetworkConfig
+from jaxjam.physics import bins_to_model_frame, interpolation_matrix
+from jaxjam.scaling import v2_unit_kms2
+from jaxjam.training import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, tiny_store):
+    net = NetworkConfig(conv_channels=(4, 4, 4, 4, 4), n_features=8, mlp_width=32,
+                        mlp_depth=2, grid_shape=(8, 4))  # fmt: skip
+    cfg = TrainConfig(network=net, batch_size=4, max_epochs=25, learning_rate=3e-3,
+                      val_fraction=0.2, patience=1000)  # fmt: skip
+    run = tmp_path_factory.mktemp("emu") / "run"
+    train(tiny_store, run, cfg, progress=False)
+    return run / "model"
+
+
+@pytest.fixture(scope="module")
+def emu(model_dir):
+    return Emulator.load(model_dir)
+
+
+@pytest.fixture
+def bins():
+    rng = np.random.default_rng(3)
+    return rng.uniform(-4, 4, 40), rng.uniform(-4, 4, 40)
+
+
+def test_pretrained_default_not_installed_yet():
+    assert not (default_model_dir() / "metadata.json").exists()
+    with pytest.raises(FileNotFoundError, match="no pretrained model"):
+        Emulator.load()
+
+
+def test_analytic_scalings_and_symmetry(emu, m32, bins):
+    x, y = bins
+    v = emu.predict_vrms(m32, 0.7, 0.5, 0.9, 1.0, 0.0, x, y)
+    assert v.shape == (40,) and np.all(np.isfinite(v)) and np.all(v > 0)
+    np.testing.assert_allclose(emu.predict_vrms(m32, 0.7, 0.5, 0.9, 2.25, 0.0, x, y), 1.5 * v,
+                               rtol=1e-5)  # fmt: skip
+    # with fixed angular sizes, L ∝ D² and R_e(pc) ∝ D, so V² ∝ D
+    np.testing.assert_allclose(emu.predict_vrms(m32, 2.8, 0.5, 0.9, 1.0, 0.0, x, y), 2 * v,
+                               rtol=1e-5)  # fmt: skip
+    for sx, sy in [(-1, 1), (1, -1), (-1, -1)]:
+        np.testing.assert_allclose(emu.predict_vrms(m32, 0.7, 0.5, 0.9, 1.0, 0.0, sx * x, sy * y),
+                                   v, rtol=1e-5)  # fmt: skip
+    # bins given in a frame rotated by PA = 30 deg give the same answer with pa_deg=30
+    pa = np.radians(30)
+    xr, yr = x * np.cos(pa) - y * np.sin(pa), x * np.sin(pa) + y * np.cos(pa)
+    np.testing.assert_allclose(bins_to_model_frame(xr, yr, 30.0), (x, y), atol=1e-12)
+    np.testing.assert_allclose(emu.predict_vrms(m32, 0.7, 0.5, 0.9, 1.0, 0.0, xr, yr,
+                                                pa_deg=30.0), v, rtol=1e-5)  # fmt: skip
+
+
+def test_bad_input(emu, m32, bins):
+    x, y = bins
+    with pytest.raises(ValueError, match="q_int"):
+        emu.predict_vrms(m32, 0.7, 0.8, 0.9, 1.0, 0.0, x, y)  # q_int > q'min = 0.72
+    with pytest.raises(ValueError, match="q_int"):
+        emu.predict_vrms(m32, 0.7, np.nan, 0.9, 1.0, 0.0, x, y)
+    with pytest.raises(DomainError, match="ratio"):
+        emu.predict_vrms(m32, 0.7, 0.5, 1.6, 1.0, 0.0, x, y)
+    with pytest.warns(UserWarning, match="extrapolating"):
+        emu.component_maps(m32, 0.5, 1.6, extrapolate=True)
+    with pytest.raises(ValueError, match="radial range"):
+        emu.predict_vrms(m32, 0.7, 0.5, 0.9, 1.0, 0.0, np.array([200.0]), np.array([0.0]))
+    with pytest.raises(ValueError, match="ml"):
+        emu.predict_vrms(m32, 0.7, 0.5, 0.9, -1.0, 0.0, x, y)
+    with pytest.raises(ValueError, match="shape"):
+        emu.features_from_image(np.zeros((32, 32)))
+    img = np.zeros((64, 64))
+    img[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        emu.features_from_image(img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside the domain: no warning
+        emu.component_maps(m32, 0.5, 0.9)
+
+
+def test_interpolation_layer_reproduces_jampy_at_bins(m32):
+    """The PSF-free exact layer fed with jampy's own grid maps (not the network)."""
+    import jampy as jam
+
+    dist = 0.7
+    norm, re, _ = m32.normalized()
+    scale = JampyScale(dist, re, m32.luminosity_lsun(dist))
+    grid = PolarGrid()
+    maps = component_maps(norm, 0.4, 0.9, grid, scale=scale)
+    rng = np.random.default_rng(5)
+    r = np.exp(rng.uniform(np.log(0.01), np.log(2.5), 60)) * re
+    th = rng.uniform(0, 2 * np.pi, 60)
+    x, y = r * np.cos(th), r * np.sin(th)
+    W = interpolation_matrix(grid, x / re, y / re)
+    unit = v2_unit_kms2(scale.lum_lsun, re, dist)
+    ours = np.sqrt(unit * (W @ maps.A.ravel()))
+    pad = m32.padded_outer()
+    ref = jam.axi.proj([pad.surf_lsun_pc2, pad.sigma_arcsec, pad.qobs],
+                       [pad.surf_lsun_pc2, pad.sigma_arcsec, pad.qobs],
+                       inc_from_q_int(0.4, m32.qobs_min), 0.0, dist, x, y, beta=beta_eq37(0.9),
+                       ml=1, plot=False, quiet=True, nlos=120).model  # fmt: skip
+    err = np.abs(ours / ref - 1)
+    assert np.median(err) < 1e-3 and err.max() < 5e-3, (np.median(err), err.max())
+
+
+def test_cli_predict(tmp_path, emu, model_dir, m32, bins):
+    x, y = bins
+    write_mge(tmp_path / "m32.txt", m32)
+    np.savetxt(tmp_path / "bins.txt", np.column_stack([x, y, np.ones_like(x), np.ones_like(x)]))
+    args = ["predict", "--mge", str(tmp_path / "m32.txt"), "--bins", str(tmp_path / "bins.txt"),
+            "--distance", "0.7", "--q-int", "0.5", "--ratio", "0.9", "--ml", "1.0", "--mbh", "0",
+            "--model", str(model_dir), "--out", str(tmp_path / "out.txt")]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    out = np.loadtxt(tmp_path / "out.txt")
+    np.testing.assert_allclose(out[:, :2], np.column_stack([x, y]), atol=1e-6)
+    np.testing.assert_allclose(out[:, 2], emu.predict_vrms(m32, 0.7, 0.5, 0.9, 1.0, 0.0, x, y),
+                               rtol=1e-5)  # fmt: skip
+    res = CliRunner().invoke(main, [*args[:-2], "--sigmapsf", "0.1"])
+    assert res.exit_code != 0 and "not available yet" in res.output
+    res = CliRunner().invoke(main, [*args[:-4], "--model", str(tmp_path / "nope")])
+    assert res.exit_code != 0 and "no model directory" in res.output
