@@ -17,6 +17,7 @@ def __getattr__(name):
         return Emulator
     raise AttributeError(f"module 'jaxjam' has no attribute {name!r}")
 
+
 __all__ = [
     "MGE",
     "Emulator",

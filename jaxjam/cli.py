@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
+import numpy as np
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -116,6 +118,54 @@ def train(data, run_dir, config_path, quiet):
     except (ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary, indent=2))
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="Run directory (or its model/ directory).",
+)
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="Held-out store, generated with a seed other than the training set's.",
+)
+@click.option(
+    "--n-real",
+    type=click.IntRange(min=0),
+    default=8,
+    show_default=True,
+    help="(q_int, ratio) draws per real galaxy (M32, NGC 4342, NGC 5831).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of those draws.")
+def evaluate(model_dir, data, n_real, seed):
+    """Accuracy against jampy on a held-out store and on real galaxies (JSON + PNG plots)."""
+    from jaxjam.checkpoint import CheckpointError
+    from jaxjam.evaluation import evaluate as run
+
+    try:
+        res = run(model_dir, data, n_real_draws=n_real, seed=seed)
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    s = res["store"]["no_bh"]
+    click.echo(
+        f"held-out store, M_BH = 0: median {s['median']:.2%}, p95 {s['p95']:.2%}, "
+        f"p99 {s['p99']:.2%}, max {s['max']:.2%}; per-map max <= 2% for "
+        f"{s['fraction_maps_max_le_2pct']:.1%} of {s['n_maps']} maps"
+    )
+    for key, v in res["store"].items():
+        if key != "no_bh":
+            click.echo(f"  {key}: median {v['median']:.2%}, p99 {v['p99']:.2%}")
+    for name, rows in res["real_galaxies"].items():
+        if rows:
+            worst = max(r["no_bh"]["max"] for r in rows)
+            med = np.median([r["no_bh"]["median"] for r in rows])
+            click.echo(f"  {name}: median {med:.2%}, worst map max {worst:.2%}")
+    click.echo(f"wrote {Path(res['model']) / 'evaluation.json'}")
 
 
 def _floats(text):

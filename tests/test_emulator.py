@@ -133,3 +133,27 @@ def test_cli_predict(tmp_path, emu, model_dir, m32, bins):
     assert res.exit_code != 0 and "not available yet" in res.output
     res = CliRunner().invoke(main, [*args[:-4], "--model", str(tmp_path / "nope")])
     assert res.exit_code != 0 and "no model directory" in res.output
+
+
+def test_evaluate_on_held_out_store(tmp_path, model_dir, tiny_store, tiny_config):
+    import json
+
+    from jaxjam.data_gen.generate import generate
+    from jaxjam.evaluation import evaluate
+
+    with pytest.raises(ValueError, match="training set"):
+        evaluate(model_dir, tiny_store, n_real_draws=0)
+    held_out = tmp_path / "held_out.zarr"
+    generate(held_out, 8, seed=99, config=tiny_config, workers=1, progress=False)
+    res = CliRunner().invoke(main, ["evaluate", "--model", str(model_dir.parent), "--data",
+                                    str(held_out), "--n-real", "1"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "held-out store" in res.output
+    out = json.loads((model_dir / "evaluation.json").read_text())
+    s = out["store"]["no_bh"]
+    assert 0 <= s["median"] <= s["p95"] <= s["p99"] <= s["max"]
+    assert set(out["store"]) == {"no_bh", "bh_0.001", "bh_0.003", "bh_0.01"}
+    assert len(out["store"]["no_bh"]["vs_radius"]["median"]) == 8
+    assert set(out["real_galaxies"]) == {"M32", "NGC4342", "NGC5831"}
+    assert out["physicality"]["n"] == 8
+    assert (model_dir / "eval_no_bh.png").stat().st_size > 1000
