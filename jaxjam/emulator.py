@@ -17,7 +17,7 @@ import numpy as np
 from flax import nnx
 
 from jaxjam.checkpoint import load_model
-from jaxjam.geometry import Q_INT_MIN, RATIO_RANGE
+from jaxjam.geometry import RATIO_RANGE, check_q_int
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
 from jaxjam.photometry import ImageSpec, render_photometry
@@ -88,16 +88,10 @@ class Emulator:
 
     # ------------------------------------------------------------------ checks
     def _check(self, mge: MGE, q_int, ratio, extrapolate: bool) -> None:
-        for name, val in (("q_int", q_int), ("ratio", ratio)):
-            if not np.all(np.isfinite(val)):
-                raise ValueError(f"{name} must be finite, got {val}")
+        check_q_int(q_int, mge.qobs_min)  # the MGE's inclination limit: always an error
+        if not np.all(np.isfinite(ratio)):
+            raise ValueError(f"ratio must be finite, got {ratio}")
         problems = []
-        q = np.asarray(q_int)
-        if np.any(q <= Q_INT_MIN) or np.any(q > mge.qobs_min):
-            raise ValueError(
-                f"q_int = {q_int} is outside the range this MGE allows, ({Q_INT_MIN}, "
-                f"{mge.qobs_min:.4g}]: the inclination would be below the MGE's limit"
-            )
         lo, hi = self.domain.get("ratio", RATIO_RANGE)
         if np.any(np.asarray(ratio) < lo) or np.any(np.asarray(ratio) > hi):
             problems.append(f"ratio = {ratio} outside the trained range [{lo}, {hi}]")
