@@ -38,7 +38,13 @@ __all__ = ["TrainConfig", "prepare_batch", "train"]
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Training settings (dumped to ``train_config.json``)."""
+    """Training settings (dumped to ``train_config.json``).
+
+    ``max_samples`` restricts training to the first that many finished samples of the store (in
+    store order), so that a run on a store that is still being generated is reproducible and
+    resumes on the same data. ``in_memory`` prepares the whole split once (about 30 KiB per
+    sample) instead of reading and standardising every batch from disk each epoch.
+    """
 
     network: NetworkConfig = NetworkConfig()
     batch_size: int = 256
@@ -55,6 +61,8 @@ class TrainConfig:
     norm_samples: int = 5000
     window_chunks: int = 64
     max_to_keep: int = 2
+    max_samples: int | None = None
+    in_memory: bool = True
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -120,6 +128,35 @@ def _loss_fn(graphdef, params, rest, batch, norm_arrays, cfg: TrainConfig):
         "bce": bce,
         "rms_rel_vrms_a": jnp.sqrt(jnp.sum(w * err_a**2) / n_phys),
     }
+
+
+def _batches(store, indices, seed, drop_last, norm, cfg):
+    """Prepared batches read lazily from the store (one window of chunks at a time)."""
+    for raw in store.iter_batches(
+        cfg.batch_size,
+        seed=seed,
+        indices=indices,
+        fields=FIELDS,
+        window_chunks=cfg.window_chunks,
+        drop_last=drop_last,
+    ):
+        yield prepare_batch(raw, norm, cfg.bh_loss_fraction)
+
+
+def _prepare_all(store, indices, norm, cfg) -> dict:
+    """All samples of a split, prepared once (order is irrelevant: every epoch reshuffles)."""
+    parts = list(_batches(store, np.sort(indices), 0, False, norm, cfg))
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _iter_prepared(data: dict, batch_size: int, seed: int, drop_last: bool):
+    """Shuffled batches of an in-memory prepared split."""
+    n = len(data["physical"])
+    perm = np.random.default_rng(seed).permutation(n)
+    stop = n - n % batch_size if drop_last else n
+    for i in range(0, stop, batch_size):
+        sel = perm[i : i + batch_size]
+        yield {k: v[sel] for k, v in data.items()}
 
 
 def _make_steps(graphdef, rest, tx, norm_arrays, cfg):
@@ -204,6 +241,13 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
 
     store = StoreReader(data)
     done = np.nonzero(store.completed_mask())[0]
+    if config.max_samples is not None:
+        if done.size < config.max_samples:
+            raise ValueError(
+                f"store {data} has {done.size} finished samples, fewer than "
+                f"max_samples={config.max_samples}"
+            )
+        done = done[: config.max_samples]
     if done.size < 2:
         raise ValueError(f"store {data} has fewer than 2 finished samples")
     pid = store["photometry_id"].get_orthogonal_selection((done,))
@@ -250,6 +294,18 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     opt_state = tx.init(params)
     train_step, eval_step = _make_steps(graphdef, rest, tx, norm_arrays, config)
 
+    splits = {"train": train_idx, "val": val_idx}
+    cached = (
+        {k: _prepare_all(store, idx, norm, config) for k, idx in splits.items()}
+        if config.in_memory
+        else None
+    )
+
+    def batches(split: str, seed: int, drop_last: bool):
+        if cached is not None:
+            return _iter_prepared(cached[split], config.batch_size, seed, drop_last)
+        return _batches(store, splits[split], seed, drop_last, norm, config)
+
     options = ocp.CheckpointManagerOptions(max_to_keep=config.max_to_keep, create=True)
     history, best = [], {"val_loss": np.inf, "epoch": -1, "since": 0}
     with ocp.CheckpointManager(run_dir / "checkpoints", options=options) as mngr:
@@ -282,28 +338,10 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
                 break
             t0 = time.perf_counter()
             tr = []
-            for raw in store.iter_batches(
-                config.batch_size,
-                seed=config.seed * 100003 + epoch,
-                indices=train_idx,
-                fields=FIELDS,
-                window_chunks=config.window_chunks,
-                drop_last=True,
-            ):
-                params, opt_state, aux = train_step(
-                    params, opt_state, prepare_batch(raw, norm, config.bh_loss_fraction)
-                )
+            for batch in batches("train", config.seed * 100003 + epoch, True):
+                params, opt_state, aux = train_step(params, opt_state, batch)
                 tr.append(aux)
-            va = [
-                eval_step(params, prepare_batch(raw, norm, config.bh_loss_fraction))
-                for raw in store.iter_batches(
-                    config.batch_size,
-                    seed=0,
-                    indices=val_idx,
-                    fields=FIELDS,
-                    window_chunks=config.window_chunks,
-                )
-            ]
+            va = [eval_step(params, batch) for batch in batches("val", 0, False)]
             row = {
                 "epoch": epoch,
                 "seconds": time.perf_counter() - t0,
@@ -327,6 +365,8 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
                         "data_manifest_hash": store.manifest["hash"],
                         "train_config": config.to_dict(),
                         "best_epoch": epoch,
+                        "n_train": int(train_idx.size),
+                        "n_val": int(val_idx.size),
                         "val_loss": row["val_loss"],
                     },
                 )
