@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.data_gen.jam_labels import component_maps
+from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
 from jaxjam.forward import apply_operator, bin_operator, vrms_kms
 from jaxjam.geometry import beta_eq37, inc_from_q_int
 from jaxjam.grid import PolarGrid
@@ -121,8 +121,11 @@ def test_operator_gradients_are_finite_and_exact():
     np.testing.assert_allclose(g[0], fd, rtol=1e-2)
 
 
-@pytest.mark.parametrize("q_int, ratio, ml, mbh", [(0.5, 0.9, 1.2, 3e6), (0.2, 0.5, 1.0, 1e6)])
-def test_m32_adaptive_optics_matches_jampy(q_int, ratio, ml, mbh):
+@pytest.mark.parametrize(
+    "q_int, ratio, ml, mbh, nang, nlos",
+    [(0.5, 0.9, 1.2, 3e6, 15, 120), (0.2, 0.5, 1.0, 1e6, 30, 300)],
+)
+def test_m32_adaptive_optics_matches_jampy(q_int, ratio, ml, mbh, nang, nlos):
     """M32 AO case (PSF σ = 0.04″, 0.4″; weights 0.7, 0.3; 0.05″ pixels) within 0.3%.
 
     Both sides use the Cartesian step 0.005″ and jampy runs at nang=30, nlos=300; at jampy's
@@ -130,12 +133,13 @@ def test_m32_adaptive_optics_matches_jampy(q_int, ratio, ml, mbh):
     jampy's discretisation, not ours. Bins within 0.1″ depend on the power-law extension inside
     the grid's r_min = 1e-3 R_e = 0.03″ (the innermost bin is at 0.017″); there the measured
     error reaches 0.75% for strongly radial anisotropy, so they get a 1% bound (README, "The
-    exact layer").
+    exact layer"). The flat, radially anisotropic case uses labels at nang=30, nlos=300: the
+    training labels' own quadrature error reaches 0.7% there, and this test is of the layer.
     """
     mge, x, y = _m32()
     norm, *_ = mge.normalized()
     psf = PSF((0.04, 0.4), (0.7, 0.3), 0.05)
-    cm = component_maps(norm, q_int, ratio, GRID)
+    cm = component_maps(norm, q_int, ratio, GRID, LabelConfig(nang=nang, nlos=nlos))
     op = bin_operator(GRID, mge, 0.7, x, y, psf, step_arcsec=0.005)
     ours = np.asarray(vrms_kms(op, cm.A, cm.B, ml, mbh))
     ref = _jampy(mge, q_int, ratio, ml, mbh, 0.7, x, y, sigmapsf=[0.04, 0.4], normpsf=[0.7, 0.3],
