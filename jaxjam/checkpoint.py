@@ -24,7 +24,7 @@ from flax import nnx
 from jaxjam.network import EmulatorNet, NetworkConfig
 from jaxjam.transforms import SCALAR_NAMES, Normalization
 
-__all__ = ["SCHEMA_VERSION", "CheckpointError", "load_model", "save_model"]
+__all__ = ["SCHEMA_VERSION", "CheckpointError", "load_model", "save_model", "update_metadata"]
 
 SCHEMA_VERSION = 1
 
@@ -68,10 +68,22 @@ def save_model(path, model: EmulatorNet, normalization: Normalization, metadata:
         "network": model.config.to_dict(),
         "normalization": normalization.to_dict(),
     }
+    _write_metadata(path, meta)
+    return path
+
+
+def _write_metadata(path: Path, meta: dict) -> None:
     tmp = path / "metadata.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1))
-    tmp.replace(path / "metadata.json")
-    return path
+    tmp.replace(path / "metadata.json")  # atomic: never a half-written metadata file
+
+
+def update_metadata(path, updates: dict) -> dict:
+    """Merge ``updates`` into a model directory's metadata (e.g. ``test_metrics``)."""
+    path = Path(path)
+    meta = {**_read_metadata(path), **updates}
+    _write_metadata(path, meta)
+    return meta
 
 
 def _read_metadata(path: Path) -> dict:

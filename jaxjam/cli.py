@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -9,6 +10,30 @@ import click
 import numpy as np
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _psf_options(f):
+    """The PSF options shared by `predict` and `fit` (jampy's sigmapsf/normpsf/pixsize)."""
+    for opt in reversed([
+        click.option("--sigmapsf", default=None, help="PSF Gaussian sigmas, arcsec (S1,S2,...)."),
+        click.option("--normpsf", default=None, help="PSF weights summing to 1 (W1,W2,...)."),
+        click.option("--pixsize", type=float, default=None, help="Pixel size, arcsec."),
+        click.option("--pa", type=float, default=0.0, show_default=True,
+                     help="Position angle of the projected major axis from the data's +x axis, "
+                     "degrees counter-clockwise."),
+    ]):  # fmt: skip
+        f = opt(f)
+    return f
+
+
+def _bounds_option(name, default_text):
+    return click.option(
+        f"--{name.replace('_', '-')}-bounds",
+        name + "_bounds",
+        default=None,
+        metavar="LO,HI",
+        help=f"Uniform prior bounds of {name} [default: {default_text}].",
+    )
 
 
 @click.group(context_settings=CONTEXT)
@@ -73,12 +98,10 @@ def generate(n_samples, out, seed, workers, scheduler, config_path, quiet):
 
     if workers and scheduler:
         raise click.UsageError("give either --workers or --scheduler, not both")
-    try:
+    with _user_errors():
         config = GeneratorConfig.from_json(config_path) if config_path else GeneratorConfig()
         summary = run(out, n_samples, seed, config, workers=workers, scheduler=scheduler,
                       progress=not quiet)  # fmt: skip
-    except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary, indent=2))
 
 
@@ -112,11 +135,9 @@ def train(data, run_dir, config_path, quiet):
     from jaxjam.training import TrainConfig
     from jaxjam.training import train as run
 
-    try:
+    with _user_errors():
         config = TrainConfig.from_json(config_path) if config_path else TrainConfig()
         summary = run(data, run_dir, config, progress=not quiet)
-    except (ValueError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(summary, indent=2))
 
 
@@ -144,13 +165,10 @@ def train(data, run_dir, config_path, quiet):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of those draws.")
 def evaluate(model_dir, data, n_real, seed):
     """Accuracy against jampy on a held-out store and on real galaxies (JSON + PNG plots)."""
-    from jaxjam.checkpoint import CheckpointError
     from jaxjam.evaluation import evaluate as run
 
-    try:
+    with _user_errors():
         res = run(model_dir, data, n_real_draws=n_real, seed=seed)
-    except (ValueError, FileNotFoundError, CheckpointError) as exc:
-        raise click.ClickException(str(exc)) from exc
     s = res["store"]["no_bh"]
     click.echo(
         f"held-out store, M_BH = 0: median {s['median']:.2%}, p95 {s['p95']:.2%}, "
@@ -194,16 +212,7 @@ def _floats(text):
 @click.option("--ratio", type=float, required=True, help="Anisotropy ratio of eq. (37).")
 @click.option("--ml", type=float, required=True, help="Mass-to-light ratio, Msun/Lsun.")
 @click.option("--mbh", type=float, required=True, help="Black-hole mass, Msun.")
-@click.option("--sigmapsf", default=None, help="PSF Gaussian sigmas, arcsec (S1,S2,...).")
-@click.option("--normpsf", default=None, help="PSF Gaussian weights (W1,W2,...).")
-@click.option("--pixsize", type=float, default=None, help="Pixel size, arcsec.")
-@click.option(
-    "--pa",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Position angle of the projected major axis, deg counter-clockwise from +x.",
-)
+@_psf_options
 @click.option(
     "--model",
     "model_dir",
@@ -238,7 +247,7 @@ def predict(
     out,
     extrapolate,
 ):
-    """Model Vrms (km/s) at the bins of a kinematics file, without PSF convolution.
+    """Model Vrms (km/s) at the bins of a kinematics file (PSF-convolved with --sigmapsf).
 
     Writes columns x_arcsec y_arcsec vrms_kms, one row per input bin in input order.
     """  # fmt: skip
@@ -246,31 +255,151 @@ def predict(
 
     import numpy as np
 
-    from jaxjam.checkpoint import CheckpointError
     from jaxjam.emulator import Emulator
+    from jaxjam.kinematics import read_bins
     from jaxjam.mge import read_mge
 
-    if any(v is not None for v in (sigmapsf, normpsf, pixsize)):
-        raise click.UsageError(
-            "PSF convolution (--sigmapsf/--normpsf/--pixsize) is not available yet: it arrives "
-            "with the fitting layer. Omit these options for a PSF-free prediction."
-        )
-    try:
+    with _user_errors():
+        psf = _psf(sigmapsf, normpsf, pixsize)
         mge = read_mge(mge_path)
-        bins = np.loadtxt(bins_path, comments="#", ndmin=2)
-        if bins.shape[1] < 2 or bins.shape[0] == 0:
-            raise ValueError(f"{bins_path} must have at least two columns (x_arcsec y_arcsec)")
+        x, y = read_bins(bins_path)
         emu = Emulator.load(model_dir)
-        vrms = emu.predict_vrms(mge, distance, q_int, ratio, ml, mbh, bins[:, 0], bins[:, 1],
-                                pa_deg=pa, extrapolate=extrapolate)  # fmt: skip
-    except (ValueError, FileNotFoundError, CheckpointError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    table = np.column_stack([bins[:, 0], bins[:, 1], vrms])
+        vrms = emu.predict_vrms(mge, distance, q_int, ratio, ml, mbh, x, y, pa_deg=pa, psf=psf,
+                                extrapolate=extrapolate)  # fmt: skip
+    table = np.column_stack([x, y, vrms])
     header = "x_arcsec y_arcsec vrms_kms"
     if out:
         np.savetxt(out, table, fmt="%.6f", header=header)
     else:
         np.savetxt(sys.stdout, table, fmt="%.6f", header=header)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--mge",
+    "mge_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="MGE file: surf_lsun_pc2 sigma_arcsec qobs.",
+)
+@click.option(
+    "--kinematics",
+    "kin_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Kinematics file: x_arcsec y_arcsec vrms_kms vrms_err_kms [flux].",
+)
+@click.option("--distance", type=float, required=True, help="Distance, Mpc.")
+@_psf_options
+@click.option(
+    "--model",
+    "model_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Model directory [default: the pretrained model shipped with jaxjam].",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Output directory (posterior.nc, summary.csv, corner.png, trace.png, maps.png).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed of the fit.")
+@click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--warmup", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True)
+@_bounds_option("q_int", "0.051 to the MGE's q'min")
+@_bounds_option("ratio", "0.5,1")
+@_bounds_option("log10_mbh", "4,10.5")
+@_bounds_option("log10_ml", "-1,1.5")
+@click.option(
+    "--no-model-error", is_flag=True, help="Do not add the emulator's own error to the data errors."
+)
+def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, seed,
+        chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds, log10_ml_bounds,
+        no_model_error):  # fmt: skip
+    """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator."""
+    from jaxjam.emulator import Emulator
+    from jaxjam.inference import FitConfig, Galaxy, NUTSConfig, PriorBounds
+    from jaxjam.inference import fit as run
+    from jaxjam.inference.report import save_fit
+    from jaxjam.kinematics import read_kinematics
+    from jaxjam.mge import read_mge
+
+    with _user_errors():
+        given = {k: _floats(v, f"--{k}-bounds") for k, v in (
+            ("q_int", q_int_bounds), ("ratio", ratio_bounds), ("log10_mbh", log10_mbh_bounds),
+            ("log10_ml", log10_ml_bounds)) if v is not None}  # fmt: skip
+        for k, v in given.items():
+            if len(v) != 2:
+                raise ValueError(f"--{k}-bounds needs two numbers LO,HI, got {v}")
+        galaxy = Galaxy(read_mge(mge_path), read_kinematics(kin_path), distance,
+                        _psf(sigmapsf, normpsf, pixsize), pa)  # fmt: skip
+        cfg = FitConfig(nuts=NUTSConfig(n_chains=chains, n_warmup=warmup, n_samples=draws),
+                        bounds=PriorBounds(**given), seed=seed,
+                        model_error=not no_model_error)  # fmt: skip
+        result = run(galaxy, cfg, Emulator.load(model_dir))
+        save_fit(result, out)
+    click.echo(result.summary.to_string())
+    click.echo(f"wrote {out}/posterior.nc, summary.csv, corner.png, trace.png, maps.png")
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="jaxjam_demo",
+    show_default=True,
+    help="Output directory of the fit.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed of the fit.")
+@click.option(
+    "--run-capfit",
+    is_flag=True,
+    help="Rerun jampy's capfit example (~30 jampy calls) instead of its stored result.",
+)
+def demo(out, seed, run_capfit):
+    """Fit jampy's M32 black-hole example with NUTS on the shipped pretrained emulator."""
+    from jaxjam.demo import run_demo
+
+    with _user_errors():
+        _, table = run_demo(out, seed=seed, run_capfit=run_capfit)
+    click.echo(table)
+    click.echo(f"\nwrote {out}/posterior.nc, summary.csv, corner.png, trace.png, maps.png")
+
+
+@contextlib.contextmanager
+def _user_errors():
+    """Turn the errors a user can fix (bad input, missing files, bad checkpoints) into messages."""
+    from jaxjam.checkpoint import CheckpointError
+
+    try:
+        yield
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _floats(text, name):
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from exc
+
+
+def _psf(sigmapsf, normpsf, pixsize):
+    """A PSF from the CLI options, or None when none is given."""
+    from jaxjam.psf import PSF
+
+    given = [v is not None for v in (sigmapsf, normpsf, pixsize)]
+    if not any(given):
+        return None
+    if sigmapsf is None or pixsize is None:
+        raise ValueError(
+            "a PSF needs --sigmapsf and --pixsize (and --normpsf for several Gaussians)"
+        )
+    sig = _floats(sigmapsf, "--sigmapsf")
+    weights = _floats(normpsf, "--normpsf") if normpsf is not None else (1.0,) * (len(sig) == 1)
+    return PSF(sig, weights, pixsize)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ from jaxjam.geometry import RATIO_RANGE, check_q_int
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
 from jaxjam.photometry import ImageSpec, render_photometry
-from jaxjam.physics import bins_to_model_frame, interpolation_matrix
-from jaxjam.scaling import v2_unit_kms2
 from jaxjam.transforms import jam_scalars
 
 __all__ = ["DomainError", "Emulator", "default_model_dir"]
@@ -86,7 +84,22 @@ class Emulator:
         model, norm, meta = load_model(path)
         return cls(model, norm, meta)
 
+    @property
+    def relative_error(self) -> float | None:
+        """Typical fractional Vrms error (68th percentile on the held-out test set), or None."""
+        return self.metadata.get("test_metrics", {}).get("no_bh", {}).get("p68")
+
     # ------------------------------------------------------------------ checks
+    def check_mge(self, mge: MGE, extrapolate: bool = False) -> None:
+        """Raise :class:`DomainError` if the photometry lies outside the trained domain."""
+        self._report(self._mge_problems(mge), extrapolate)
+
+    def _mge_problems(self, mge: MGE) -> list[str]:
+        qlo, qhi = self.domain.get("qobs_min", (0.0, 1.0))
+        if not qlo <= mge.qobs_min <= qhi:
+            return [f"q'min = {mge.qobs_min:.3g} outside the trained range [{qlo}, {qhi}]"]
+        return []
+
     def _check(self, mge: MGE, q_int, ratio, extrapolate: bool) -> None:
         check_q_int(q_int, mge.qobs_min)  # the MGE's inclination limit: always an error
         if not np.all(np.isfinite(ratio)):
@@ -95,9 +108,10 @@ class Emulator:
         lo, hi = self.domain.get("ratio", RATIO_RANGE)
         if np.any(np.asarray(ratio) < lo) or np.any(np.asarray(ratio) > hi):
             problems.append(f"ratio = {ratio} outside the trained range [{lo}, {hi}]")
-        qlo, qhi = self.domain.get("qobs_min", (0.0, 1.0))
-        if not qlo <= mge.qobs_min <= qhi:
-            problems.append(f"q'min = {mge.qobs_min:.3g} outside the trained range [{qlo}, {qhi}]")
+        self._report(problems + self._mge_problems(mge), extrapolate)
+
+    @staticmethod
+    def _report(problems: list[str], extrapolate: bool) -> None:
         if problems:
             msg = "; ".join(problems)
             if not extrapolate:
@@ -135,8 +149,9 @@ class Emulator:
         return np.asarray(A), np.asarray(B), float(p)
 
     def predict_vrms(self, mge: MGE, distance_mpc, q_int, ratio, ml, mbh_msun, x_arcsec,
-                     y_arcsec, pa_deg=0.0, extrapolate: bool = False):  # fmt: skip
-        """PSF-free model Vrms (km/s) at bins.
+                     y_arcsec, pa_deg=0.0, psf=None, step_arcsec=None,
+                     extrapolate: bool = False):  # fmt: skip
+        """Model Vrms (km/s) at bins, with or without PSF and pixel convolution.
 
         Parameters
         ----------
@@ -155,6 +170,10 @@ class Emulator:
         pa_deg : float
             Position angle of the projected major axis (see
             :func:`jaxjam.physics.bins_to_model_frame`).
+        psf : jaxjam.psf.PSF, optional
+            PSF and pixel size; None for the PSF-free model.
+        step_arcsec : float, optional
+            Cartesian step of the convolution (default ``min(sigma_psf)/4``, as jampy).
         extrapolate : bool
             Evaluate outside the trained domain with a warning instead of an error.
 
@@ -162,19 +181,21 @@ class Emulator:
         -------
         ndarray, shape (n_bins,)
             V_rms in km/s.
+
+        Raises
+        ------
+        DomainError
+            Outside the trained domain, or where JAM has no physical solution.
         """
-        for name, val in (("distance_mpc", distance_mpc), ("ml", ml), ("mbh_msun", mbh_msun)):
-            if not np.isfinite(val) or val < 0 or (name != "mbh_msun" and val == 0):
+        from jaxjam.forward import apply_operator, bin_operator
+
+        for name, val in (("ml", ml), ("mbh_msun", mbh_msun)):
+            if not np.isfinite(val) or val < 0 or (name == "ml" and val == 0):
                 raise ValueError(f"{name} must be finite and positive, got {val}")
-        x, y = bins_to_model_frame(x_arcsec, y_arcsec, pa_deg)
-        if x.ndim != 1 or x.size == 0:
-            raise ValueError("bins must be a non-empty 1D array")
-        re = mge.effective_radius_arcsec()
-        lum = mge.luminosity_lsun(distance_mpc)
-        W = interpolation_matrix(self.grid, x / re, y / re)
         A, B, p = self.component_maps(mge, q_int, ratio, extrapolate)
-        v2 = v2_unit_kms2(lum, re, distance_mpc) * (ml * W @ A.ravel()
-                                                    + mbh_msun / lum * (W @ B.ravel()))  # fmt: skip
+        op = bin_operator(self.grid, mge, distance_mpc, x_arcsec, y_arcsec, psf, pa_deg,
+                          step_arcsec)  # fmt: skip
+        v2 = np.asarray(apply_operator(op, A, B, ml, mbh_msun))
         if p < 0.5 or np.any(v2 <= 0):
             raise DomainError(
                 f"JAM has no physical solution here (emulated P(physical) = {p:.2f}, "

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxjam.checkpoint import update_metadata
+
 __all__ = ["BH_FRACTIONS", "evaluate", "vrms_errors"]
 
 #: M_BH / (Υ L_tot) of the black-hole-dominated evaluation.
@@ -36,6 +38,7 @@ def _summary(err):
     return {
         "n_maps": int(err.shape[0]),
         "median": float(np.median(e)),
+        "p68": float(np.percentile(e, 68.27)),
         "p95": float(np.percentile(e, 95)),
         "p99": float(np.percentile(e, 99)),
         "max": float(e.max()),
@@ -200,4 +203,9 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
                             for f, e in errs.items()}})  # fmt: skip
         out["real_galaxies"][name] = rows
     (model_dir / "evaluation.json").write_text(json.dumps(out, indent=1))
+    update_metadata(model_dir, {"test_metrics": {
+        "data_manifest_hash": out["data_manifest_hash"],
+        **{k: {m: v[m] for m in ("n_maps", "median", "p68", "p95", "p99", "max",
+                                 "fraction_maps_max_le_2pct")} for k, v in out["store"].items()},
+        "physicality_accuracy": out["physicality"]["accuracy"]}})  # fmt: skip
     return out

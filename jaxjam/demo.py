@@ -1,0 +1,129 @@
+"""``jaxjam demo``: fit jampy's own M32 black-hole example with the shipped emulator.
+
+Data: jampy's ``examples/jam_mock_kinematics_black_hole.txt`` (found with importlib.resources),
+the M32 MGE of Cappellari et al. (2006, Table B1; ``jaxjam/data/m32_mge.txt``), distance
+0.7 Mpc and the adaptive-optics PSF σ = (0.04″, 0.4″) with weights (0.7, 0.3) and 0.05″ pixels,
+exactly as in ``jampy/examples/jam_black_hole_capfit_example.py``. The posterior is printed
+beside the best fit that example's capfit gets on the same data: stored in
+``jaxjam/data/m32_capfit.json`` (made by :func:`capfit_m32`), or rerun with ``--run-capfit``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+
+from jaxjam.kinematics import read_kinematics
+from jaxjam.mge import read_mge
+from jaxjam.psf import PSF
+
+__all__ = ["M32_DISTANCE_MPC", "M32_PSF", "capfit_m32", "m32_galaxy", "run_demo"]
+
+M32_DISTANCE_MPC = 0.7
+M32_PSF = PSF(sigma_arcsec=(0.04, 0.4), weights=(0.7, 0.3), pixsize_arcsec=0.05)
+
+
+def m32_galaxy():
+    """jampy's M32 black-hole example as a :class:`jaxjam.inference.Galaxy`."""
+    from jaxjam.inference import Galaxy
+
+    mge = read_mge(resources.files("jaxjam") / "data" / "m32_mge.txt")
+    kin = read_kinematics(
+        resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt"
+    )
+    return Galaxy(mge, kin, M32_DISTANCE_MPC, M32_PSF)
+
+
+def capfit_m32() -> dict:
+    """Rerun the fit of ``jampy/examples/jam_black_hole_capfit_example.py`` (same start,
+    bounds, PSF and settings) and return its best fit with the example's scaled errors.
+
+    Takes ~30 jampy calls (tens of seconds).
+    """
+    import capfit
+    import jampy as jam
+
+    from jaxjam.geometry import beta_eq37, inc_from_q_int
+
+    g = m32_galaxy()
+    mge, kin = g.mge, g.kinematics
+    lum = (mge.surf_lsun_pc2, mge.sigma_arcsec, mge.qobs)
+    bh0, qmin = 2e6, mge.qobs_min
+    p0 = [0.5, 1.0, bh0, 0.0]
+    bounds = [[0.051, 0.5, bh0 / 10, -2], [qmin, 1.0, bh0 * 10, 2]]
+
+    def residuals(pars):
+        q, ratio, mbh, lg_ml = pars
+        pot = (mge.surf_lsun_pc2 * 10**lg_ml, mge.sigma_arcsec, mge.qobs)
+        out = jam.axi.proj(lum, pot, inc_from_q_int(q, qmin), mbh, M32_DISTANCE_MPC,
+                           kin.x_arcsec, kin.y_arcsec, plot=False, pixsize=0.05, quiet=1,
+                           sigmapsf=[0.04, 0.4], normpsf=[0.7, 0.3], beta=beta_eq37(ratio),
+                           data=kin.vrms_kms, errors=kin.vrms_err_kms, ml=1)  # fmt: skip
+        return (kin.vrms_kms - out.model) / kin.vrms_err_kms
+
+    res = capfit.capfit(residuals, p0, bounds=bounds, verbose=0, abs_step=0.01)
+    dof = kin.vrms_kms.size - int((res.x_err > 0).sum())
+    err = res.x_err * np.sqrt(res.chi2 / dof)
+    q, ratio, mbh, lg_ml = res.x
+    return {
+        "q_int": [float(q), float(err[0])],
+        "ratio": [float(ratio), float(err[1])],
+        "log10_mbh": [float(np.log10(mbh)), float(err[2] / (mbh * np.log(10)))],
+        "log10_ml": [float(lg_ml), float(err[3])],
+        "chi2": float(res.chi2),
+        "n_bins": int(kin.vrms_kms.size),
+        "jampy_version": jam.__version__,
+        "source": "settings of jampy/examples/jam_black_hole_capfit_example.py "
+        "(jaxjam.demo.capfit_m32)",
+    }
+
+
+def _stored_capfit() -> dict:
+    return json.loads((resources.files("jaxjam") / "data" / "m32_capfit.json").read_text())
+
+
+def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: int = 1000,
+             n_samples: int = 1000, progress: bool = True) -> tuple[object, str]:  # fmt: skip
+    """Fit M32 with NUTS on the shipped model; return the result and a comparison table.
+
+    Parameters
+    ----------
+    out_dir : path, optional
+        Where to write the ``jaxjam fit`` outputs.
+    seed : int
+        PRNG seed of the fit.
+    run_capfit : bool
+        Rerun jampy's capfit example instead of reading the stored result.
+    n_warmup, n_samples : int
+        Per chain (4 chains).
+    """
+    from jaxjam.inference import FitConfig, NUTSConfig, fit
+    from jaxjam.inference.priors import PARAM_NAMES
+    from jaxjam.inference.report import save_fit
+
+    cfg = FitConfig(nuts=NUTSConfig(n_warmup=n_warmup, n_samples=n_samples), seed=seed)
+    result = fit(m32_galaxy(), cfg, progress=progress)
+    if out_dir is not None:
+        save_fit(result, out_dir)
+    ref = capfit_m32() if run_capfit else _stored_capfit()
+    s = result.summary
+    lines = [
+        f"M32 (jampy's black-hole example): {ref['n_bins']} bins, AO PSF, D = 0.7 Mpc",
+        f"NUTS: 4 chains x ({n_warmup} warm-up + {n_samples} draws), seed {seed}; "
+        f"{result.timing['total_s']:.1f} s wall ({result.timing['compile_s']:.1f} s compile, "
+        f"{result.timing['sample_s']:.1f} s sampling)",
+        "",
+        f"{'parameter':<11} {'jaxjam mean ± sd':>20} {'94% HDI':>20} {'R-hat':>6} "
+        f"{'ESS':>6}   {'jampy capfit':>20}",
+    ]
+    for name in PARAM_NAMES:
+        r = s.loc[name]
+        hdi = f"[{r['hdi94_lb']:.3f}, {r['hdi94_ub']:.3f}]"
+        cf = f"{ref[name][0]:.3f} ± {ref[name][1]:.3f}"
+        lines.append(f"{name:<11} {r['mean']:>11.3f} ± {r['sd']:<6.3f} {hdi:>20} "
+                     f"{r['r_hat']:>6.3f} {r['ess_bulk']:>6.0f}   {cf:>20}")  # fmt: skip
+    if result.problems:
+        lines += ["", "convergence warnings: " + "; ".join(result.problems)]
+    return result, "\n".join(lines)

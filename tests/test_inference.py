@@ -1,0 +1,205 @@
+"""Priors, likelihood, NUTS, ArviZ output, `jaxjam fit` and `fit_many` (on the shipped model)."""
+
+from importlib import resources
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from jaxjam.cli import main
+from jaxjam.emulator import Emulator
+from jaxjam.inference import FitConfig, Galaxy, NUTSConfig, PriorBounds, build_problem, fit
+from jaxjam.inference.fit import _pad_problem, fit_many
+from jaxjam.inference.likelihood import log_likelihood, log_posterior
+from jaxjam.inference.priors import to_constrained, to_unconstrained
+from jaxjam.inference.report import save_fit
+from jaxjam.kinematics import Kinematics, read_kinematics
+from jaxjam.mge import read_mge
+from jaxjam.psf import PSF
+
+KIN_FILE = resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt"
+MGE_FILE = resources.files("jaxjam") / "data" / "m32_mge.txt"
+AO = PSF((0.04, 0.4), (0.7, 0.3), 0.05)
+QUICK = FitConfig(nuts=NUTSConfig(n_warmup=40, n_samples=40, n_init_candidates=8, max_tree_depth=6), seed=3)
+
+
+@pytest.fixture(scope="module")
+def emu():
+    return Emulator.load()
+
+
+@pytest.fixture(scope="module")
+def m32_galaxy():
+    return Galaxy(read_mge(MGE_FILE), read_kinematics(KIN_FILE), 0.7, AO)
+
+
+def _subset(g: Galaxy, sel) -> Galaxy:
+    k = g.kinematics
+    return g._replace(kinematics=Kinematics(*(a[sel] for a in k)))
+
+
+# ---------------------------------------------------------------- priors
+
+
+def test_transform_round_trip_and_jacobian():
+    bounds = jnp.array([[0.051, 0.7], [0.5, 1.0], [4.0, 10.5], [-1.0, 1.5]])
+    u = jnp.array([0.3, -1.2, 2.0, 0.1])
+    theta, log_jac = to_constrained(u, bounds)
+    assert np.all((theta > bounds[:, 0]) & (theta < bounds[:, 1]))
+    np.testing.assert_allclose(to_unconstrained(theta, bounds), u, rtol=1e-5, atol=1e-5)
+    jac = jax.jacfwd(lambda v: to_constrained(v, bounds)[0])(u)
+    np.testing.assert_allclose(log_jac, np.log(np.abs(np.linalg.det(jac))), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bounds, message",
+    [
+        (PriorBounds(q_int=(0.051, 0.9)), "inclination limit"),
+        (PriorBounds(q_int=(0.01, 0.5)), "inclination limit"),
+        (PriorBounds(ratio=(0.3, 1.0)), "trained range"),
+        (PriorBounds(ratio=(0.9, 1.6)), "trained range"),
+        (PriorBounds(log10_mbh=(8.0, 6.0)), "lo < hi"),
+        (PriorBounds(log10_ml=(0.0, np.nan)), "finite"),
+    ],
+)
+def test_bad_prior_bounds(emu, m32_galaxy, bounds, message):
+    with pytest.raises(ValueError, match=message):
+        build_problem(emu, m32_galaxy, FitConfig(bounds=bounds))
+
+
+# ---------------------------------------------------------------- data
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ("0 1 100 5\n1 nan 100 5\n", "NaN"),
+        ("0 1 100 5\n1 1 100 0\n", "positive"),
+        ("0 1 100 5\n1 1 100 -2\n", "positive"),
+        ("0 1 100\n1 1 100\n", "columns"),
+        ("0 1 100 5 1 7\n", "columns"),
+        ("# only a comment\n", "no bins"),
+    ],
+)
+def test_bad_kinematics_files(tmp_path, rows, message):
+    path = tmp_path / "kin.txt"
+    path.write_text(rows)
+    with pytest.raises(ValueError, match=message):
+        read_kinematics(path)
+
+
+def test_missing_kinematics_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        read_kinematics(tmp_path / "nope.txt")
+
+
+def test_empty_bin_set():
+    with pytest.raises(ValueError, match="non-empty"):
+        Kinematics.from_arrays([], [], [], [])
+
+
+# ---------------------------------------------------------------- likelihood
+
+
+def test_log_posterior_finite_with_finite_gradient(emu, m32_galaxy):
+    prob = build_problem(emu, m32_galaxy, FitConfig())
+    u = to_unconstrained(jnp.array([0.4, 0.85, 6.3, 0.15]), prob.bounds)
+    lp, g = jax.value_and_grad(lambda v: log_posterior(emu.maps_fn, emu._state, prob, v))(u)
+    assert np.isfinite(lp) and np.all(np.isfinite(g))
+
+
+def test_likelihood_matches_emulator_prediction(emu, m32_galaxy):
+    """The jitted likelihood equals a direct chi² on Emulator.predict_vrms (same PSF)."""
+    g = m32_galaxy
+    prob = build_problem(emu, g, FitConfig(model_error=False))
+    theta = jnp.array([0.4, 0.85, 6.3, 0.15])
+    ll = float(log_likelihood(emu.maps_fn, emu._state, prob, theta))
+    k = g.kinematics
+    v = emu.predict_vrms(g.mge, 0.7, 0.4, 0.85, 10**0.15, 10**6.3, k.x_arcsec, k.y_arcsec, psf=AO)
+    ref = -0.5 * np.sum(
+        ((k.vrms_kms - v) / k.vrms_err_kms) ** 2 + np.log(2 * np.pi * k.vrms_err_kms**2)
+    )
+    np.testing.assert_allclose(ll, ref, rtol=1e-4)
+
+
+def test_unphysical_region_has_zero_density(emu, m32_galaxy):
+    prob = build_problem(emu, m32_galaxy, FitConfig())
+
+    def unphysical_maps(state, features, q, r, qmin):
+        A, B, _ = emu.maps_fn(state, features, q, r, qmin)
+        return A, B, jnp.float32(0.2)  # the emulator's physicality output says "no solution"
+
+    ll = log_likelihood(unphysical_maps, emu._state, prob, jnp.array([0.4, 0.85, 6.3, 0.15]))
+    assert ll == -np.inf
+
+
+def test_padding_does_not_change_the_density(emu, m32_galaxy):
+    prob = build_problem(emu, _subset(m32_galaxy, slice(0, 60)), FitConfig())
+    padded = _pad_problem(prob, 175, prob.operator.g_inner.shape[1] + 5)
+    for u in jax.random.normal(jax.random.key(0), (5, 4)):
+        a = log_posterior(emu.maps_fn, emu._state, prob, u)
+        b = log_posterior(emu.maps_fn, emu._state, padded, u)
+        np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- sampling and outputs
+
+
+def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
+    res = fit(m32_galaxy, QUICK, emu, progress=False, warn=False)
+    dt = res.datatree
+    for group in ("posterior", "sample_stats", "observed_data", "posterior_predictive"):
+        assert group in dt.children, group
+    post = dt["posterior"]
+    assert post["log10_mbh"].shape == (4, 40)
+    for stat in ("diverging", "tree_depth", "step_size", "acceptance_rate"):
+        assert stat in dt["sample_stats"], stat
+    assert dt["posterior_predictive"]["vrms_kms"].shape == (4, 40, 175)
+    assert post.attrs["seed"] == 3
+    lo, hi = 0.051, m32_galaxy.mge.qobs_min
+    assert np.all((post["q_int"].values > lo) & (post["q_int"].values < hi))
+    for col in ("mean", "sd", "hdi94_lb", "hdi94_ub", "r_hat", "ess_bulk", "ess_tail"):
+        assert col in res.summary.columns, col
+    save_fit(res, tmp_path / "out")
+    for f in ("posterior.nc", "summary.csv", "corner.png", "trace.png", "maps.png"):
+        assert (tmp_path / "out" / f).stat().st_size > 0, f
+
+
+def test_fit_is_reproducible_from_its_seed(emu, m32_galaxy):
+    g = _subset(m32_galaxy, slice(0, 50))
+    cfg = FitConfig(nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=9)
+    a = fit(g, cfg, emu, progress=False, warn=False).datatree["posterior"]["log10_ml"].values
+    b = fit(g, cfg, emu, progress=False, warn=False).datatree["posterior"]["log10_ml"].values
+    np.testing.assert_array_equal(a, b)
+
+
+def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
+    gals = [_subset(m32_galaxy, slice(0, 50)), _subset(m32_galaxy, slice(50, 175))]
+    cfg = FitConfig(nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=1)
+    res = fit_many(gals, cfg, emu, progress=False)
+    assert [r.datatree["posterior_predictive"]["vrms_kms"].shape[-1] for r in res] == [50, 125]
+    assert all(np.isfinite(r.datatree["posterior"]["log10_mbh"].values).all() for r in res)
+
+
+def test_cli_fit_writes_the_contract(tmp_path):
+    out = tmp_path / "fit"
+    args = ["fit", "--mge", str(MGE_FILE), "--kinematics", str(KIN_FILE), "--distance", "0.7",
+            "--sigmapsf", "0.04,0.4", "--normpsf", "0.7,0.3", "--pixsize", "0.05",
+            "--out", str(out), "--warmup", "30", "--draws", "10", "--seed", "2"]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    s = pd.read_csv(out / "summary.csv", index_col=0)
+    assert list(s.index) == ["q_int", "ratio", "log10_mbh", "log10_ml"]
+    assert {"mean", "sd", "r_hat", "ess_bulk", "ess_tail"} <= set(s.columns)
+
+
+def test_cli_fit_refuses_bad_psf(tmp_path):
+    args = ["fit", "--mge", str(MGE_FILE), "--kinematics", str(KIN_FILE), "--distance", "0.7",
+            "--sigmapsf", "0.04,0.4", "--normpsf", "0.7,0.2", "--pixsize", "0.05",
+            "--out", str(tmp_path / "x")]  # fmt: skip
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code != 0 and "sum to 1" in r.output
