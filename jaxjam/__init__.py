@@ -2,6 +2,7 @@
 
 from jaxjam.geometry import inc_from_q_int, q_int_from_inc, q_int_range
 from jaxjam.grid import PolarGrid
+from jaxjam.kinematics import Kinematics, read_kinematics
 from jaxjam.mge import MGE, read_mge, write_mge
 from jaxjam.photometry import ImageSpec, render_photometry
 
@@ -15,6 +16,10 @@ def __getattr__(name):
         from jaxjam.emulator import Emulator
 
         return Emulator
+    if name == "PSF":
+        from jaxjam.psf import PSF
+
+        return PSF
     raise AttributeError(f"module 'jaxjam' has no attribute {name!r}")
 
 
@@ -22,11 +27,14 @@ __all__ = [
     "MGE",
     "Emulator",
     "ImageSpec",
+    "Kinematics",
+    "PSF",
     "PolarGrid",
     "__version__",
     "inc_from_q_int",
     "q_int_from_inc",
     "q_int_range",
+    "read_kinematics",
     "read_mge",
     "render_photometry",
     "write_mge",

@@ -22,7 +22,9 @@ from jaxjam.psf import PSF
 KIN_FILE = resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt"
 MGE_FILE = resources.files("jaxjam") / "data" / "m32_mge.txt"
 AO = PSF((0.04, 0.4), (0.7, 0.3), 0.05)
-QUICK = FitConfig(nuts=NUTSConfig(n_warmup=40, n_samples=40, n_init_candidates=8, max_tree_depth=6), seed=3)
+QUICK = FitConfig(
+    nuts=NUTSConfig(n_warmup=40, n_samples=40, n_init_candidates=8, max_tree_depth=6), seed=3
+)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +171,9 @@ def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
 
 def test_fit_is_reproducible_from_its_seed(emu, m32_galaxy):
     g = _subset(m32_galaxy, slice(0, 50))
-    cfg = FitConfig(nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=9)
+    cfg = FitConfig(
+        nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=9
+    )
     a = fit(g, cfg, emu, progress=False, warn=False).datatree["posterior"]["log10_ml"].values
     b = fit(g, cfg, emu, progress=False, warn=False).datatree["posterior"]["log10_ml"].values
     np.testing.assert_array_equal(a, b)
@@ -177,7 +181,9 @@ def test_fit_is_reproducible_from_its_seed(emu, m32_galaxy):
 
 def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
     gals = [_subset(m32_galaxy, slice(0, 50)), _subset(m32_galaxy, slice(50, 175))]
-    cfg = FitConfig(nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=1)
+    cfg = FitConfig(
+        nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=1
+    )
     res = fit_many(gals, cfg, emu, progress=False)
     assert [r.datatree["posterior_predictive"]["vrms_kms"].shape[-1] for r in res] == [50, 125]
     assert all(np.isfinite(r.datatree["posterior"]["log10_mbh"].values).all() for r in res)
