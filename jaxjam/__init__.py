@@ -25,10 +25,10 @@ def __getattr__(name):
 
 __all__ = [
     "MGE",
+    "PSF",
     "Emulator",
     "ImageSpec",
     "Kinematics",
-    "PSF",
     "PolarGrid",
     "__version__",
     "inc_from_q_int",
