@@ -22,7 +22,7 @@ from jaxjam.emulator import Emulator
 from jaxjam.forward import BinOperator, bin_operator
 from jaxjam.inference.diagnostics import check_convergence, summarize, to_datatree
 from jaxjam.inference.likelihood import Problem, log_posterior, model_vrms
-from jaxjam.inference.nuts import NUTSConfig, initial_positions, sample_chains
+from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
@@ -138,10 +138,13 @@ def _pipeline(maps_fn, nuts: NUTSConfig):
         def logdensity(u):
             return log_posterior(maps_fn, state, problem, u)
 
-        k_init, k_run = jax.random.split(key)
+        k_init, k_lap, k_run = jax.random.split(key, 3)
         init, _ = initial_positions(logdensity, k_init, nuts.n_chains, len(PARAM_NAMES),
                                     nuts.n_init_candidates)  # fmt: skip
-        trace = sample_chains(logdensity, k_run, init, nuts)
+        imm = None
+        if nuts.n_map_steps > 0:
+            init, imm = laplace_start(logdensity, k_lap, init, nuts)
+        trace = sample_chains(logdensity, k_run, init, nuts, imm)
         theta = jax.vmap(jax.vmap(lambda u: to_constrained(u, problem.bounds)[0]))(trace.position)
         v2 = jax.vmap(jax.vmap(lambda t: model_vrms(maps_fn, state, problem, t)[0]))(theta)
         return theta, trace, jnp.sqrt(jnp.clip(v2, 0.0))

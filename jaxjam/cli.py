@@ -326,6 +326,7 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     from jaxjam.kinematics import read_kinematics
     from jaxjam.mge import read_mge
 
+    _compilation_cache()
     with _user_errors():
         given = {k: _floats(v, f"--{k}-bounds") for k, v in (
             ("q_int", q_int_bounds), ("ratio", ratio_bounds), ("log10_mbh", log10_mbh_bounds),
@@ -362,10 +363,25 @@ def demo(out, seed, run_capfit):
     """Fit jampy's M32 black-hole example with NUTS on the shipped pretrained emulator."""
     from jaxjam.demo import run_demo
 
+    _compilation_cache()
     with _user_errors():
         _, table = run_demo(out, seed=seed, run_capfit=run_capfit)
     click.echo(table)
     click.echo(f"\nwrote {out}/posterior.nc, summary.csv, corner.png, trace.png, maps.png")
+
+
+def _compilation_cache() -> None:
+    """Keep compiled XLA programs between runs (a second `fit` or `demo` skips most compiling).
+
+    The directory is ``$JAXJAM_CACHE_DIR`` or ``~/.cache/jaxjam/xla``.
+    """
+    import os
+
+    import jax
+
+    path = os.environ.get("JAXJAM_CACHE_DIR", os.path.expanduser("~/.cache/jaxjam/xla"))
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 @contextlib.contextmanager

@@ -189,7 +189,8 @@ def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
     assert all(np.isfinite(r.datatree["posterior"]["log10_mbh"].values).all() for r in res)
 
 
-def test_cli_fit_writes_the_contract(tmp_path):
+def test_cli_fit_writes_the_contract(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXJAM_CACHE_DIR", str(tmp_path / "xla_cache"))
     out = tmp_path / "fit"
     args = ["fit", "--mge", str(MGE_FILE), "--kinematics", str(KIN_FILE), "--distance", "0.7",
             "--sigmapsf", "0.04,0.4", "--normpsf", "0.7,0.3", "--pixsize", "0.05",
