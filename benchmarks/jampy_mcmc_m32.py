@@ -1,0 +1,101 @@
+"""jampy-in-the-loop MCMC on the M32 example: the reference posterior for ``jaxjam demo``.
+
+emcee (affine-invariant ensemble) over ``jam.axi.proj`` at jampy's default accuracy, with the
+same data, PSF and priors as ``jaxjam fit``'s defaults (uniform in q_int ∈ (0.051, q'min),
+ratio ∈ [0.5, 1], log10 M_BH ∈ [4, 10.5], log10 M/L ∈ [−1, 1.5]). Walkers start in a small
+ball around jampy's capfit solution (``jaxjam/data/m32_capfit.json``). The chain is saved in an
+HDF5 backend after every step: a killed run resumes where it stopped when rerun.
+
+    pip install -e ".[bench]"
+    python benchmarks/jampy_mcmc_m32.py [--steps 3000 --walkers 16 --workers 2 --seed 0]
+
+Writes benchmarks/out/jampy_mcmc_m32.h5 (chain) and jampy_mcmc_m32.json (medians, 68%
+intervals, autocorrelation times, ESS per second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from importlib import resources
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+from _common import machine_info, write_json
+
+from jaxjam.demo import M32_DISTANCE_MPC, m32_galaxy
+from jaxjam.geometry import beta_eq37, inc_from_q_int
+from jaxjam.inference import PARAM_NAMES, PriorBounds
+
+G = m32_galaxy()
+BOUNDS = PriorBounds().resolve(G.mge.qobs_min)
+
+
+def log_prob(theta):
+    import jampy as jam
+
+    if np.any(theta <= BOUNDS[:, 0]) or np.any(theta >= BOUNDS[:, 1]):
+        return -np.inf
+    q, ratio, lg_mbh, lg_ml = theta
+    m, k = G.mge, G.kinematics
+    out = jam.axi.proj((m.surf_lsun_pc2, m.sigma_arcsec, m.qobs),
+                       (m.surf_lsun_pc2 * 10**lg_ml, m.sigma_arcsec, m.qobs),
+                       inc_from_q_int(q, m.qobs_min), 10**lg_mbh, M32_DISTANCE_MPC,
+                       k.x_arcsec, k.y_arcsec, sigmapsf=[0.04, 0.4], normpsf=[0.7, 0.3],
+                       pixsize=0.05, beta=beta_eq37(ratio), plot=False, quiet=True)  # fmt: skip
+    return -0.5 * np.sum(((k.vrms_kms - out.model) / k.vrms_err_kms) ** 2)
+
+
+def main():
+    import emcee
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--walkers", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    outdir = Path(__file__).parent / "out"
+    outdir.mkdir(exist_ok=True)
+    backend = emcee.backends.HDFBackend(outdir / "jampy_mcmc_m32.h5")
+    done = backend.iteration if (outdir / "jampy_mcmc_m32.h5").exists() else 0
+    ref = json.loads((resources.files("jaxjam") / "data" / "m32_capfit.json").read_text())
+    rng = np.random.default_rng(args.seed)
+    start = None
+    if done == 0:
+        backend.reset(args.walkers, len(PARAM_NAMES))
+        centre = np.array([ref[k][0] for k in PARAM_NAMES])
+        width = np.array([min(ref[k][1], 0.05) for k in PARAM_NAMES])
+        start = centre + width * rng.standard_normal((args.walkers, len(PARAM_NAMES)))
+        start = np.clip(start, BOUNDS[:, 0] + 1e-3, BOUNDS[:, 1] - 1e-3)
+    from multiprocessing import Pool
+
+    t0 = time.perf_counter()
+    with Pool(args.workers) as pool:
+        sampler = emcee.EnsembleSampler(args.walkers, len(PARAM_NAMES), log_prob, pool=pool,
+                                        backend=backend)  # fmt: skip
+        sampler.random_state = np.random.RandomState(args.seed + done).get_state()
+        sampler.run_mcmc(start, max(args.steps - done, 0), progress=True)
+    wall = time.perf_counter() - t0
+    chain = backend.get_chain(discard=backend.iteration // 3, flat=True)
+    tau = backend.get_autocorr_time(discard=backend.iteration // 3, quiet=True)
+    n_eff = chain.shape[0] / np.max(tau)
+    res = {"machine": machine_info(), "steps": backend.iteration, "walkers": args.walkers,
+           "wall_s_this_run": wall, "steps_this_run": args.steps - done,
+           "autocorr_time_steps": tau.tolist(), "ess_min": float(n_eff),
+           "ess_per_s": float(n_eff / wall) if args.steps > done else None,
+           "posterior": {k: {"median": float(np.median(chain[:, i])),
+                             "p16": float(np.percentile(chain[:, i], 16)),
+                             "p84": float(np.percentile(chain[:, i], 84))}
+                         for i, k in enumerate(PARAM_NAMES)}}  # fmt: skip
+    write_json(outdir / "jampy_mcmc_m32.json", res)
+    print(json.dumps(res["posterior"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
