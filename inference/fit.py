@@ -155,19 +155,33 @@ def _pipeline(maps_fn, nuts: NUTSConfig):
 _COMPILED: dict = {}
 
 
-def _compile(maps_fn, nuts: NUTSConfig, batched: bool, key, problem: Problem, state):
-    """AOT-compile the pipeline once per (network, sampler settings, array shapes)."""
-    sig = (
-        id(maps_fn),
-        nuts,
-        batched,
-        str(jax.tree.map(lambda a: (jnp.shape(a), jnp.result_type(a)), (key, problem))),
-    )
+def _compile(maps_fn, nuts: NUTSConfig, batched: bool, progress: bool, key, problem, state):
+    """AOT-compile the pipeline once per (network, sampler settings, array shapes).
+
+    With ``progress``, BlackJAX's progress bar is traced into the program (its top-level scans:
+    the optimiser, the warm-up and the sampling each show a bar while running).
+    """
+    shapes = jax.tree.map(lambda a: (jnp.shape(a), jnp.result_type(a)), (key, problem))
+    sig = (id(maps_fn), nuts, batched, progress, str(shapes))
     if sig not in _COMPILED:
         run = _pipeline(maps_fn, nuts)
         run = jax.vmap(run, in_axes=(0, 0, None)) if batched else run
-        _COMPILED[sig] = jax.jit(run).lower(key, problem, state).compile()
+        import warnings
+
+        with warnings.catch_warnings():
+            # tracing runs no scan step, which the progress bar reports on exit
+            warnings.filterwarnings("ignore", message="blackjax.progress_bar: no scan step")
+            with _progress(progress):
+                _COMPILED[sig] = jax.jit(run).lower(key, problem, state).compile()
     return _COMPILED[sig]
+
+
+def _progress(on: bool):
+    import contextlib
+
+    import blackjax
+
+    return blackjax.progress_bar(label="NUTS") if on else contextlib.nullcontext()
 
 
 def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Problem) -> dict:
@@ -223,7 +237,8 @@ def fit(
     key = jax.random.key(config.seed)
     _say(progress, f"compiling the NUTS pipeline ({config.nuts.n_chains} chains) ...")
     t0 = time.perf_counter()
-    compiled = _compile(emulator.maps_fn, config.nuts, False, key, problem, emulator._state)
+    compiled = _compile(emulator.maps_fn, config.nuts, False, progress, key, problem,
+                        emulator._state)  # fmt: skip
     t_compile = time.perf_counter() - t0
     n = config.nuts
     _say(
@@ -231,7 +246,8 @@ def fit(
         f"sampling: {n.n_chains} chains × ({n.n_warmup} warm-up + {n.n_samples} draws) ...",
     )
     t0 = time.perf_counter()
-    theta, trace, vrms = jax.block_until_ready(compiled(key, problem, emulator._state))
+    with _progress(progress):
+        theta, trace, vrms = jax.block_until_ready(compiled(key, problem, emulator._state))
     t_sample = time.perf_counter() - t0
     kin = galaxy.kinematics
     dt = to_datatree(theta, trace, kin._asdict(), vrms, _attrs(emulator, galaxy, config, problem))
@@ -305,11 +321,13 @@ def fit_many(
     )
     _say(progress, f"compiling the batched NUTS pipeline for {len(galaxies)} galaxies ...")
     t0 = time.perf_counter()
-    compiled = _compile(emulator.maps_fn, config.nuts, True, keys, stacked, emulator._state)
+    compiled = _compile(emulator.maps_fn, config.nuts, True, progress, keys, stacked,
+                        emulator._state)  # fmt: skip
     t_compile = time.perf_counter() - t0
     _say(progress, "sampling ...")
     t0 = time.perf_counter()
-    theta, trace, vrms = jax.block_until_ready(compiled(keys, stacked, emulator._state))
+    with _progress(progress):
+        theta, trace, vrms = jax.block_until_ready(compiled(keys, stacked, emulator._state))
     t_sample = time.perf_counter() - t0
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
               "n_galaxies": len(galaxies)}  # fmt: skip
