@@ -66,8 +66,12 @@ def _read_table(path, what: str, allowed: tuple[int, ...], columns: str) -> np.n
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} file not found: {path}")
+    import warnings
+
     try:
-        data = np.loadtxt(path, comments="#", ndmin=2)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+            data = np.loadtxt(path, comments="#", ndmin=2)
     except ValueError as exc:
         raise ValueError(f"{what} file {path} is not a table of numbers: {exc}") from exc
     if data.shape[0] == 0:

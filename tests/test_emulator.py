@@ -14,6 +14,7 @@ from jaxjam.grid import PolarGrid
 from jaxjam.mge import write_mge
 from jaxjam.network import NetworkConfig
 from jaxjam.physics import bins_to_model_frame, interpolation_matrix
+from jaxjam.psf import PSF
 from jaxjam.scaling import v2_unit_kms2
 from jaxjam.training import TrainConfig, train
 
@@ -150,7 +151,14 @@ def test_cli_predict(tmp_path, emu, model_dir, m32, bins):
     np.testing.assert_allclose(out[:, 2], emu.predict_vrms(m32, 0.7, 0.5, 0.9, 1.0, 0.0, x, y),
                                rtol=1e-5)  # fmt: skip
     res = CliRunner().invoke(main, [*args[:-2], "--sigmapsf", "0.1"])
-    assert res.exit_code != 0 and "not available yet" in res.output
+    assert res.exit_code != 0 and "--pixsize" in res.output
+    psf_args = ["--sigmapsf", "0.3,1.0", "--normpsf", "0.6,0.4", "--pixsize", "0.2"]
+    res = CliRunner().invoke(main, [*args, *psf_args])
+    assert res.exit_code == 0, res.output
+    conv = np.loadtxt(tmp_path / "out.txt")[:, 2]
+    ref = emu.predict_vrms(m32, 0.7, 0.5, 0.9, 1.0, 0.0, x, y, psf=PSF((0.3, 1.0), (0.6, 0.4), 0.2))
+    np.testing.assert_allclose(conv, ref, rtol=1e-5)
+    assert np.max(np.abs(conv / out[:, 2] - 1)) > 1e-3  # the PSF changes the model
     res = CliRunner().invoke(main, [*args[:-4], "--model", str(tmp_path / "nope")])
     assert res.exit_code != 0 and "no model directory" in res.output
 
