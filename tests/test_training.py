@@ -115,3 +115,25 @@ def test_real_kill_then_resume_matches_uninterrupted_run(tmp_path, tiny_store):
     )
     for a, b in zip(_leaves(run / "model"), _leaves(tmp_path / "ref" / "model"), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_streaming_and_in_memory_batches_prepare_the_same_data(tmp_path, tiny_store):
+    """With a zero learning rate the network never changes, so the in-memory path and the
+    lazy reader must give the same validation loss (same samples, same standardisation)."""
+    val = {}
+    for in_memory in (True, False):
+        cfg = TrainConfig(network=NET, batch_size=64, max_epochs=1, val_fraction=0.2,
+                          learning_rate=0.0, in_memory=in_memory, max_samples=24)  # fmt: skip
+        train(tiny_store, tmp_path / f"r{in_memory}", cfg, progress=False)
+        hist = json.loads((tmp_path / f"r{in_memory}" / "history.json").read_text())
+        val[in_memory] = hist[0]["val_loss"]
+        _, _, meta = load_model(tmp_path / f"r{in_memory}" / "model")
+        assert meta["n_train"] + meta["n_val"] == 24
+    assert np.isfinite(val[True])
+    np.testing.assert_allclose(val[True], val[False], rtol=1e-5)
+
+
+def test_max_samples_beyond_the_store_is_refused(tmp_path, tiny_store):
+    cfg = TrainConfig(network=NET, batch_size=4, max_epochs=1, max_samples=10**6)
+    with pytest.raises(ValueError, match="max_samples"):
+        train(tiny_store, tmp_path / "run", cfg, progress=False)
