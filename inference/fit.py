@@ -176,6 +176,19 @@ def _compile(maps_fn, nuts: NUTSConfig, batched: bool, progress: bool, key, prob
     return _COMPILED[sig]
 
 
+def _execute(emulator: Emulator, nuts: NUTSConfig, batched: bool, progress: bool, key, problem):
+    """Compile (cached) and run the pipeline; return its outputs and both timings (s)."""
+    t0 = time.perf_counter()
+    compiled = _compile(emulator.maps_fn, nuts, batched, progress, key, problem, emulator._state)
+    t_compile = time.perf_counter() - t0
+    _say(progress, f"sampling: {nuts.n_chains} chains × ({nuts.n_warmup} warm-up + "
+                   f"{nuts.n_samples} draws){' per galaxy' if batched else ''} ...")  # fmt: skip
+    t0 = time.perf_counter()
+    with _progress(progress):
+        out = jax.block_until_ready(compiled(key, problem, emulator._state))
+    return out, t_compile, time.perf_counter() - t0
+
+
 def _progress(on: bool):
     import contextlib
 
@@ -236,19 +249,8 @@ def fit(
     t_setup = time.perf_counter() - t0
     key = jax.random.key(config.seed)
     _say(progress, f"compiling the NUTS pipeline ({config.nuts.n_chains} chains) ...")
-    t0 = time.perf_counter()
-    compiled = _compile(emulator.maps_fn, config.nuts, False, progress, key, problem,
-                        emulator._state)  # fmt: skip
-    t_compile = time.perf_counter() - t0
-    n = config.nuts
-    _say(
-        progress,
-        f"sampling: {n.n_chains} chains × ({n.n_warmup} warm-up + {n.n_samples} draws) ...",
-    )
-    t0 = time.perf_counter()
-    with _progress(progress):
-        theta, trace, vrms = jax.block_until_ready(compiled(key, problem, emulator._state))
-    t_sample = time.perf_counter() - t0
+    (theta, trace, vrms), t_compile, t_sample = _execute(emulator, config.nuts, False, progress,
+                                                         key, problem)  # fmt: skip
     kin = galaxy.kinematics
     dt = to_datatree(theta, trace, kin._asdict(), vrms, _attrs(emulator, galaxy, config, problem))
     summary = summarize(dt)
@@ -320,24 +322,16 @@ def fit_many(
         jnp.arange(len(galaxies))
     )
     _say(progress, f"compiling the batched NUTS pipeline for {len(galaxies)} galaxies ...")
-    t0 = time.perf_counter()
-    compiled = _compile(emulator.maps_fn, config.nuts, True, progress, keys, stacked,
-                        emulator._state)  # fmt: skip
-    t_compile = time.perf_counter() - t0
-    _say(progress, "sampling ...")
-    t0 = time.perf_counter()
-    with _progress(progress):
-        theta, trace, vrms = jax.block_until_ready(compiled(keys, stacked, emulator._state))
-    t_sample = time.perf_counter() - t0
+    (theta, trace, vrms), t_compile, t_sample = _execute(emulator, config.nuts, True, progress,
+                                                         keys, stacked)  # fmt: skip
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
               "n_galaxies": len(galaxies)}  # fmt: skip
     results = []
     for i, (g, p) in enumerate(zip(galaxies, probs, strict=True)):
         nb = g.kinematics.vrms_kms.size
         tr = jax.tree.map(lambda a, i=i: a[i], trace)
-        cfg = dataclasses.replace(config)
         dt = to_datatree(theta[i], tr, g.kinematics._asdict(), vrms[i][..., :nb],
-                         {**_attrs(emulator, g, cfg, p), "batch_index": i})  # fmt: skip
+                         {**_attrs(emulator, g, config, p), "batch_index": i})  # fmt: skip
         summary = summarize(dt)
         results.append(FitResult(dt, summary, check_convergence(summary, tr, warn=False), timing))
     return results

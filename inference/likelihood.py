@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxjam.forward import BinOperator, apply_operator
 from jaxjam.inference.priors import to_constrained
@@ -81,8 +80,3 @@ def log_posterior(maps_fn, state, problem: Problem, u):
     """
     theta, log_jac = to_constrained(u, problem.bounds)
     return log_likelihood(maps_fn, state, problem, theta) + log_jac
-
-
-def to_problem_arrays(problem: Problem) -> Problem:
-    """Convert a problem's arrays to JAX arrays (float32 unless x64 is enabled)."""
-    return jax.tree.map(lambda a: jnp.asarray(np.asarray(a)), problem)

@@ -186,18 +186,24 @@ def evaluate(model_dir, data, n_real, seed):
     click.echo(f"wrote {Path(res['model']) / 'evaluation.json'}")
 
 
-def _floats(text):
-    return [float(v) for v in text.split(",")] if text else None
-
-
-@main.command(context_settings=CONTEXT)
-@click.option(
+_mge_option = click.option(
     "--mge",
     "mge_path",
     type=click.Path(dir_okay=False),
     required=True,
     help="MGE text file: columns surf_lsun_pc2 sigma_arcsec qobs.",
 )
+_model_option = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model directory [default: the pretrained model shipped in jaxjam].",
+)
+
+
+@main.command(context_settings=CONTEXT)
+@_mge_option
 @click.option(
     "--bins",
     "bins_path",
@@ -213,13 +219,7 @@ def _floats(text):
 @click.option("--ml", type=float, required=True, help="Mass-to-light ratio, Msun/Lsun.")
 @click.option("--mbh", type=float, required=True, help="Black-hole mass, Msun.")
 @_psf_options
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Model directory [default: the pretrained model shipped in jaxjam].",
-)
+@_model_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
@@ -275,13 +275,7 @@ def predict(
 
 
 @main.command(context_settings=CONTEXT)
-@click.option(
-    "--mge",
-    "mge_path",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="MGE file: surf_lsun_pc2 sigma_arcsec qobs.",
-)
+@_mge_option
 @click.option(
     "--kinematics",
     "kin_path",
@@ -291,13 +285,7 @@ def predict(
 )
 @click.option("--distance", type=float, required=True, help="Distance, Mpc.")
 @_psf_options
-@click.option(
-    "--model",
-    "model_dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Model directory [default: the pretrained model shipped with jaxjam].",
-)
+@_model_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -414,7 +402,12 @@ def _psf(sigmapsf, normpsf, pixsize):
             "a PSF needs --sigmapsf and --pixsize (and --normpsf for several Gaussians)"
         )
     sig = _floats(sigmapsf, "--sigmapsf")
-    weights = _floats(normpsf, "--normpsf") if normpsf is not None else (1.0,) * (len(sig) == 1)
+    if normpsf is not None:
+        weights = _floats(normpsf, "--normpsf")
+    elif len(sig) == 1:
+        weights = (1.0,)
+    else:
+        raise ValueError("--normpsf is needed with several --sigmapsf Gaussians")
     return PSF(sig, weights, pixsize)
 
 

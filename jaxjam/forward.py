@@ -19,7 +19,13 @@ import numpy as np
 
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
-from jaxjam.physics import InnerPoints, bins_to_model_frame, inner_points, polar_spline
+from jaxjam.physics import (
+    InnerPoints,
+    bins_to_model_frame,
+    inner_points,
+    inner_power_law,
+    polar_spline,
+)
 from jaxjam.psf import PSF, convolution_operator
 from jaxjam.scaling import v2_unit_kms2
 
@@ -116,8 +122,8 @@ def bin_operator(
             f"{grid.r_max_re:g} R_e = {grid.r_max_re * re:.3g} arcsec (max radius "
             f"{r.max() * re:.3g} arcsec)"
         )
-    unit = float(v2_unit_kms2(mge.luminosity_lsun(distance_mpc), re, distance_mpc))
     lum = float(mge.luminosity_lsun(distance_mpc))
+    unit = float(v2_unit_kms2(lum, re, distance_mpc))
     if psf is not None:
         parts = convolution_operator(grid, mge, x, y, psf, step_arcsec, pixang_deg=pa_deg)
         return BinOperator(parts.w_a, parts.w_b, parts.g_inner, parts.inner, unit, lum)
@@ -150,8 +156,6 @@ def apply_operator(op: BinOperator, A, B, ml, mbh_msun):
     -------
     array, shape (n_bins,)
     """
-    from jaxjam.physics import inner_power_law
-
     a = op.w_a @ A.ravel() + op.g_inner @ inner_power_law(A, op.inner)
     b = op.w_b @ B.ravel() + op.g_inner @ inner_power_law(B, op.inner)
     return op.unit_kms2 * (ml * a + (mbh_msun / op.lum_lsun) * b)
