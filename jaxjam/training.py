@@ -44,6 +44,11 @@ class TrainConfig:
     store order), so that a run on a store that is still being generated is reproducible and
     resumes on the same data. ``in_memory`` prepares the whole split once (about 30 KiB per
     sample) instead of reading and standardising every batch from disk each epoch.
+
+    ``init_model`` warm-starts from a model directory (``jaxjam.checkpoint`` layout) of the same
+    architecture: its weights initialise the network and its normalisation is reused, so that a
+    model trained on part of a store can be fine-tuned on all of it. The optimizer and the
+    schedule start afresh.
     """
 
     network: NetworkConfig = NetworkConfig()
@@ -63,6 +68,7 @@ class TrainConfig:
     max_to_keep: int = 2
     max_samples: int | None = None
     in_memory: bool = True
+    init_model: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -186,6 +192,21 @@ def _domain(manifest: dict) -> dict:
     }
 
 
+def _init_model(config: TrainConfig, manifest: dict):
+    """Load ``config.init_model`` and check that it can warm-start this run."""
+    from jaxjam.checkpoint import load_model
+
+    model, norm, meta = load_model(config.init_model)
+    if model.config != config.network:
+        raise ValueError(
+            f"init_model {config.init_model} has network {model.config.to_dict()}, "
+            f"not the configured {config.network.to_dict()}"
+        )
+    if meta["grid"] != manifest["grid"] or meta["image"] != manifest["image"]:
+        raise ValueError(f"init_model {config.init_model} was trained on another grid or image")
+    return model, norm
+
+
 def _plot_history(history, path):
     import matplotlib
 
@@ -255,8 +276,12 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     train_idx, val_idx = done[tr_pos], done[va_pos]
 
     norm_file = run_dir / "normalization.json"
+    init = _init_model(config, store.manifest) if config.init_model else None
     if norm_file.exists():
         norm = Normalization.from_dict(json.loads(norm_file.read_text()))
+    elif init is not None:
+        norm = init[1]
+        norm_file.write_text(json.dumps(norm.to_dict()))
     else:
         status = store["status"].get_orthogonal_selection((train_idx,))
         phys = train_idx[np.isin(status, (0, 2))]
@@ -276,7 +301,7 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
         norm_file.write_text(json.dumps(norm.to_dict()))
     norm_arrays = (jnp.asarray(norm.log_a_std), jnp.asarray(norm.b_r_std), jnp.asarray(norm.r_re))
 
-    model = EmulatorNet(config.network, nnx.Rngs(config.seed))
+    model = init[0] if init is not None else EmulatorNet(config.network, nnx.Rngs(config.seed))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     steps_per_epoch = max(1, train_idx.size // config.batch_size)
     warmup = config.warmup_epochs * steps_per_epoch

@@ -1,5 +1,6 @@
 """The training loop: it learns, checkpoints every epoch, and resumes after a real kill."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -137,3 +138,26 @@ def test_max_samples_beyond_the_store_is_refused(tmp_path, tiny_store):
     cfg = TrainConfig(network=NET, batch_size=4, max_epochs=1, max_samples=10**6)
     with pytest.raises(ValueError, match="max_samples"):
         train(tiny_store, tmp_path / "run", cfg, progress=False)
+
+
+def test_warm_start_resumes_from_a_model_and_refuses_another_architecture(tmp_path, tiny_store):
+    """With a zero learning rate a warm-started run must keep the initial model's weights and
+    normalisation exactly; a model of another architecture is refused by name."""
+    base = TrainConfig(
+        network=NET, batch_size=8, max_epochs=2, val_fraction=0.2, learning_rate=3e-3
+    )
+    train(tiny_store, tmp_path / "a", base, progress=False)
+    init = str(tmp_path / "a" / "model")
+    warm = TrainConfig(network=NET, batch_size=8, max_epochs=1, val_fraction=0.2,
+                       learning_rate=0.0, seed=7, init_model=init)  # fmt: skip
+    train(tiny_store, tmp_path / "b", warm, progress=False)
+    for a, b in zip(
+        _leaves(tmp_path / "a" / "model"), _leaves(tmp_path / "b" / "model"), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert (tmp_path / "a" / "normalization.json").read_text() == (
+        tmp_path / "b" / "normalization.json"
+    ).read_text()
+    other = dataclasses.replace(warm, network=dataclasses.replace(NET, mlp_width=16))
+    with pytest.raises(ValueError, match=r"init_model .* has network"):
+        train(tiny_store, tmp_path / "c", other, progress=False)
