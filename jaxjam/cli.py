@@ -358,6 +358,60 @@ def demo(out, seed, run_capfit):
     click.echo(f"\nwrote {out}/posterior.nc, summary.csv, corner.png, trace.png, maps.png")
 
 
+@main.command(context_settings=CONTEXT)
+@click.option("--quick", is_flag=True, help="Small sizes (CI smoke run, ~2 min): not a speed test.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="jaxjam_bench",
+    show_default=True,
+    help="Output directory: results.json, table.md, forward.png, survey.png, throughput.png.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
+@_model_option
+@click.option("--batch-sizes", default=None, help="Comma-separated emulator batch sizes.")
+@click.option(
+    "--survey-sizes",
+    default=None,
+    help="Comma-separated numbers of galaxies per batched fit [default: 1,10; on a GPU try "
+    "1,10,100,1000].",
+)
+@click.option(
+    "--jampy-reference",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="JSON of a long emcee-over-jampy run (benchmarks/jampy_mcmc_m32.py), whose "
+    "autocorrelation time turns the short jampy run into an ESS/s estimate.",
+)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Only print the Markdown results table of these results.json files (one column each).",
+)
+def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, jampy_reference, tables):
+    """Time the emulator, gradients, sampling and survey fits against jampy, in one run."""
+    from jaxjam.bench.table import markdown_table
+
+    if tables:
+        click.echo(markdown_table(tables))
+        return
+    from jaxjam.bench import BenchConfig, run_bench
+    from jaxjam.emulator import Emulator
+
+    _compilation_cache()
+    with _user_errors():
+        over = {"seed": seed, "jampy_reference": jampy_reference}
+        if batch_sizes:
+            over["batch_sizes"] = tuple(int(v) for v in _floats(batch_sizes, "--batch-sizes"))
+        if survey_sizes:
+            over["survey_sizes"] = tuple(int(v) for v in _floats(survey_sizes, "--survey-sizes"))
+        cfg = BenchConfig.quick_config(**over) if quick else BenchConfig(**over)
+        run_bench(out, cfg, Emulator.load(model_dir))
+    click.echo((Path(out) / "table.md").read_text())
+
+
 def _compilation_cache() -> None:
     """Keep compiled XLA programs between runs (a second `fit` or `demo` skips most compiling).
 

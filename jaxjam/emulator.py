@@ -48,6 +48,7 @@ class Emulator:
         self.grid = PolarGrid(**metadata["grid"])
         self.image_spec = ImageSpec(**metadata["image"])
         self.domain = metadata.get("domain", {})
+        self.path: Path | None = None
         self._graphdef, self._state = nnx.split(model)
         norm, graphdef = normalization, self._graphdef
 
@@ -82,7 +83,9 @@ class Emulator:
                     "model directory (RUN_DIR/model from `jaxjam train`)"
                 )
         model, norm, meta = load_model(path)
-        return cls(model, norm, meta)
+        emulator = cls(model, norm, meta)
+        emulator.path = Path(path).absolute()
+        return emulator
 
     @property
     def relative_error(self) -> float | None:

@@ -1,0 +1,212 @@
+"""Forward-model, gradient and peak-throughput timings, side by side with jampy.
+
+All emulator timings are on jampy's M32 black-hole example (175 bins, adaptive-optics PSF):
+a batch of ``n`` parameter sets (q_int, ratio, log10 M_BH, log10 M/L) of that galaxy goes
+through
+
+- ``network``: the MLP decoder on the galaxy's cached CNN features → A, B and P(physical);
+- ``vrms_no_psf``: the network plus the exact physics layer without a PSF (Vrms at the bins);
+- ``vrms_psf``: the network plus the physics layer with the PSF (the fixed operator W).
+
+jampy's ``jam.axi.proj`` is timed on the same bins, with and without the same PSF. FLOPs come
+from XLA's own cost analysis of the compiled functions.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from jaxjam.bench.timing import time_call
+
+__all__ = [
+    "BATCH_SIZES",
+    "compiled_flops",
+    "emulator_batches",
+    "gradient_timing",
+    "jampy_timing",
+    "m32_problems",
+    "matmul_peak",
+    "parameter_batch",
+    "speedups",
+]
+
+BATCH_SIZES = (1, 16, 256, 4096, 65536)
+THETA_M32 = (0.4, 0.85, 6.3, 0.15)  # q_int, ratio, log10 M_BH, log10 M/L near the M32 fit
+
+
+def compiled_flops(fn, *args) -> float | None:
+    """FLOPs of one call of ``jax.jit(fn)(*args)`` by XLA's cost analysis (None if unknown)."""
+    cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else None
+    flops = (cost or {}).get("flops")
+    return float(flops) if flops is not None and flops > 0 else None
+
+
+def m32_problems(emulator):
+    """The M32 galaxy, its fit :class:`~jaxjam.inference.likelihood.Problem` (with the AO
+    PSF) and its PSF-free operator."""
+    from jaxjam.demo import m32_galaxy
+    from jaxjam.forward import bin_operator
+    from jaxjam.inference import FitConfig, build_problem
+
+    galaxy = m32_galaxy()
+    problem = build_problem(emulator, galaxy, FitConfig())
+    k = galaxy.kinematics
+    op = bin_operator(emulator.grid, galaxy.mge, galaxy.distance_mpc, k.x_arcsec, k.y_arcsec)
+    op_no_psf = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), op)
+    return galaxy, problem, op_no_psf
+
+
+def parameter_batch(key, n: int, qobs_min: float) -> jax.Array:
+    """``n`` parameter sets, shape (n, 4): q_int ∈ (0.051, q'min), ratio ∈ (0.6, 1),
+    log10 M_BH ∈ (5, 7), log10 M/L ∈ (0, 0.3)."""
+    lo = jnp.array([0.051, 0.6, 5.0, 0.0])
+    hi = jnp.array([qobs_min - 1e-3, 1.0, 7.0, 0.3])
+    return lo + (hi - lo) * jax.random.uniform(key, (n, 4))
+
+
+def _network(maps_fn, state, features, qobs_min, theta):
+    return jax.vmap(lambda t: maps_fn(state, features, t[0], t[1], qobs_min))(theta)
+
+
+def _vrms(maps_fn, state, features, qobs_min, op, theta):
+    from jaxjam.forward import apply_operator
+
+    def one(t):
+        A, B, _ = maps_fn(state, features, t[0], t[1], qobs_min)
+        v2 = apply_operator(op, A, B, 10.0 ** t[3], 10.0 ** t[2])
+        return jnp.sqrt(jnp.clip(v2, 0.0))
+
+    return jax.vmap(one)(theta)
+
+
+def emulator_batches(emulator, problem, op_no_psf, batch_sizes, seed: int, min_total_s: float):
+    """Per-batch timings of the three emulator variants (see the module docstring).
+
+    Returns
+    -------
+    dict
+        ``{variant: {batch: timing}}``; each timing is :func:`time_call`'s dict plus
+        ``per_galaxy_s``, ``flops`` (per call) and ``flops_per_s``, or ``{"skipped": reason}``
+        where the batch does not fit in memory.
+    """
+    state, feats, qmin = emulator._state, problem.features, problem.qobs_min
+    variants = {
+        "network": (functools.partial(_network, emulator.maps_fn), ()),
+        "vrms_no_psf": (functools.partial(_vrms, emulator.maps_fn), (op_no_psf,)),
+        "vrms_psf": (functools.partial(_vrms, emulator.maps_fn), (problem.operator,)),
+    }
+    out = {name: {} for name in variants}
+    for i, n in enumerate(batch_sizes):
+        theta = parameter_batch(jax.random.key(seed + i), n, float(qmin))
+        for name, (fn, extra) in variants.items():
+            args = (state, feats, qmin, *extra, theta)
+            jitted = jax.jit(fn)
+            try:
+                t = time_call(
+                    lambda jitted=jitted, args=args: jax.block_until_ready(jitted(*args)),
+                    min_repeats=3,
+                    max_repeats=100,
+                    min_total_s=min_total_s,
+                )
+                flops = compiled_flops(fn, *args)
+            except (MemoryError, RuntimeError) as exc:  # XlaRuntimeError: RESOURCE_EXHAUSTED
+                out[name][n] = {"skipped": f"{type(exc).__name__}: {str(exc)[:200]}"}
+                continue
+            t["per_galaxy_s"] = t["median_s"] / n
+            t["flops"] = flops
+            t["flops_per_s"] = flops / t["median_s"] if flops else None
+            out[name][n] = t
+    return out
+
+
+def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
+    """One ``jam.axi.proj`` call at the galaxy's bins, with its PSF and without (seconds)."""
+    import contextlib
+    import io
+
+    import jampy as jam
+
+    from jaxjam.geometry import beta_eq37, inc_from_q_int
+
+    m, k, psf = galaxy.mge, galaxy.kinematics, galaxy.psf
+    lum = (m.surf_lsun_pc2, m.sigma_arcsec, m.qobs)
+    pot = (m.surf_lsun_pc2 * 10 ** theta[3], m.sigma_arcsec, m.qobs)
+
+    def call(with_psf: bool):
+        kw = (
+            {"sigmapsf": list(psf.sigma_arcsec), "normpsf": list(psf.weights),
+             "pixsize": psf.pixsize_arcsec}
+            if with_psf
+            else {"sigmapsf": 0.0, "normpsf": 1.0, "pixsize": 0.0}
+        )  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()):
+            jam.axi.proj(lum, pot, inc_from_q_int(theta[0], m.qobs_min), 10 ** theta[2],
+                         galaxy.distance_mpc, k.x_arcsec, k.y_arcsec, beta=beta_eq37(theta[1]),
+                         plot=False, quiet=True, **kw)  # fmt: skip
+
+    return {
+        "psf": time_call(lambda: call(True), 3, 30, min_total_s),
+        "no_psf": time_call(lambda: call(False), 3, 30, min_total_s),
+        "n_bins": int(k.x_arcsec.size),
+        "theta": list(theta),
+    }
+
+
+def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=THETA_M32) -> dict:
+    """One value-and-gradient of the log-posterior, as a jitted call from Python and as it runs
+    inside the sampler (``n_loop`` evaluations in one compiled ``fori_loop``)."""
+    from jaxjam.inference.likelihood import log_posterior
+    from jaxjam.inference.priors import to_unconstrained
+
+    state = emulator._state
+    u0 = to_unconstrained(jnp.asarray(theta, jnp.float32), problem.bounds)
+
+    def vg(u, state, prob):
+        return jax.value_and_grad(lambda v: log_posterior(emulator.maps_fn, state, prob, v))(u)
+
+    call = jax.jit(vg)
+    per_call = time_call(lambda: jax.block_until_ready(call(u0, state, problem)), 10, 2000,
+                         min_total_s)  # fmt: skip
+
+    @jax.jit
+    def loop(u, state, prob):
+        def body(_, carry):
+            u, acc = carry
+            value, grad = vg(u, state, prob)
+            return u + 1e-6 * grad, acc + value  # data-dependent: nothing is hoisted
+
+        return jax.lax.fori_loop(0, n_loop, body, (u, jnp.float32(0.0)))
+
+    in_loop = time_call(lambda: jax.block_until_ready(loop(u0, state, problem)), 3, 50,
+                        min_total_s)  # fmt: skip
+    flops = compiled_flops(vg, u0, state, problem)
+    return {
+        "per_call": per_call,
+        "in_loop": {**in_loop, "n_loop": n_loop, "per_gradient_s": in_loop["median_s"] / n_loop},
+        "flops": flops,
+    }
+
+
+def matmul_peak(n: int, min_total_s: float) -> dict:
+    """Measured float32 matmul throughput of the default device (FLOP/s), one n×n @ n×n."""
+    ka, kb = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(ka, (n, n), jnp.float32)
+    b = jax.random.normal(kb, (n, n), jnp.float32)
+    mm = jax.jit(jnp.matmul)
+    t = time_call(lambda: mm(a, b).block_until_ready(), 3, 50, min_total_s)
+    return {**t, "n": n, "flops": 2.0 * n**3, "flops_per_s": 2.0 * n**3 / t["median_s"]}
+
+
+def speedups(jampy: dict, batches: dict) -> dict:
+    """jampy seconds per call / emulator seconds per galaxy, per variant and batch."""
+    ref = {"network": "no_psf", "vrms_no_psf": "no_psf", "vrms_psf": "psf"}
+    out = {}
+    for name, rows in batches.items():
+        j = jampy[ref[name]]["median_s"]
+        out[name] = {n: j / r["per_galaxy_s"] for n, r in rows.items() if "per_galaxy_s" in r}
+    return out

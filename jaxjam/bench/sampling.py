@@ -1,0 +1,104 @@
+"""Sampling speed: the M32 demo fit with NUTS, and a short run of the jampy-in-the-loop sampler.
+
+ESS per second of the jampy sampler (emcee over ``jam.axi.proj``) needs its autocorrelation
+time τ, which a run of a few steps cannot measure. Two figures are therefore reported:
+
+- an **upper bound** on jampy's ESS/s, taking τ = 1 (every walker step an independent draw):
+  ``n_walkers / seconds_per_step``. The ratio of jaxjam's ESS/s to it is a strict lower bound
+  on the speed-up;
+- an **estimate** with τ from a long reference run (``benchmarks/jampy_mcmc_m32.py``) when its
+  JSON is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["demo_fit", "jampy_sampler"]
+
+
+def demo_fit(n_warmup: int, n_samples: int, seed: int, progress: bool, emulator=None) -> dict:
+    """Time the M32 demo fit (4 chains) and measure its ESS."""
+    from jaxjam.demo import m32_galaxy
+    from jaxjam.inference import FitConfig, NUTSConfig, fit
+
+    cfg = FitConfig(nuts=NUTSConfig(n_warmup=n_warmup, n_samples=n_samples), seed=seed)
+    res = fit(m32_galaxy(), cfg, emulator, progress=progress, warn=False)
+    ess = res.summary["ess_bulk"]
+    stats = res.datatree["sample_stats"]
+    return {
+        **res.timing,
+        "n_chains": cfg.nuts.n_chains,
+        "n_warmup": n_warmup,
+        "n_draws": n_samples,
+        "seed": seed,
+        "ess_bulk": {k: float(v) for k, v in ess.items()},
+        "r_hat_max": float(res.summary["r_hat"].max()),
+        "min_ess_bulk": float(ess.min()),
+        "min_ess_bulk_per_s_total": float(ess.min() / res.timing["total_s"]),
+        "min_ess_bulk_per_s_sampling": float(ess.min() / res.timing["sample_s"]),
+        "mean_leapfrog_steps": float(stats["n_steps"].values.mean()),
+        "divergences": int(stats["diverging"].values.sum()),
+        "posterior_mean": {k: float(v) for k, v in res.summary["mean"].items()},
+    }
+
+
+def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
+                  reference_json=None, progress: bool = False) -> dict:  # fmt: skip
+    """Run emcee over jampy on the M32 example for ``n_steps`` and time it.
+
+    Walkers (at least 8, emcee's 2 × n_dim) start in a small ball around jampy's capfit
+    solution; ``workers`` processes evaluate jampy in parallel (1: in this process).
+    """
+    from importlib import resources
+    from multiprocessing import get_context
+
+    import emcee
+
+    from jaxjam.bench.jampy_posterior import JampyLogPosterior
+    from jaxjam.demo import m32_galaxy
+    from jaxjam.inference import PARAM_NAMES, PriorBounds
+
+    galaxy = m32_galaxy()
+    bounds = PriorBounds().resolve(galaxy.mge.qobs_min)
+    ref = json.loads((resources.files("jaxjam") / "data" / "m32_capfit.json").read_text())
+    rng = np.random.default_rng(seed)
+    centre = np.array([ref[k][0] for k in PARAM_NAMES])
+    width = np.array([min(ref[k][1], 0.05) for k in PARAM_NAMES])
+    start = centre + width * rng.standard_normal((n_walkers, len(PARAM_NAMES)))
+    start = np.clip(start, bounds[:, 0] + 1e-3, bounds[:, 1] - 1e-3)
+    logp = JampyLogPosterior(galaxy, bounds)
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(get_context("spawn").Pool(workers)) if workers > 1 else None
+        sampler = emcee.EnsembleSampler(n_walkers, len(PARAM_NAMES), logp, pool=pool)
+        sampler.random_state = np.random.RandomState(seed).get_state()
+        state = sampler.run_mcmc(start, 1, progress=False)  # start-up of the worker processes
+        t0 = time.perf_counter()
+        sampler.run_mcmc(state, n_steps, progress=progress)
+        wall = time.perf_counter() - t0
+    per_step = wall / n_steps
+    out = {
+        "n_walkers": n_walkers,
+        "n_steps": n_steps,
+        "workers": workers,
+        "seed": seed,
+        "wall_s": wall,
+        "seconds_per_step": per_step,
+        "seconds_per_jampy_call": per_step * workers / n_walkers,
+        "ess_per_s_upper_bound": n_walkers / per_step,
+        "ess_per_s_estimate": None,
+        "autocorr_time_source": None,
+    }
+    if reference_json is not None:
+        refrun = json.loads(Path(reference_json).read_text())
+        tau = float(np.nanmax(refrun["autocorr_time_steps"]))
+        if np.isfinite(tau) and tau > 0:
+            out["ess_per_s_estimate"] = n_walkers / (tau * per_step)
+            out["autocorr_time_steps"] = tau
+            out["autocorr_time_source"] = str(reference_json)
+    return out

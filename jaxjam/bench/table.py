@@ -1,0 +1,84 @@
+"""The README's results table, generated from one or more ``results.json`` files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["headline", "markdown_table"]
+
+
+def headline(results: dict) -> dict:
+    """The figures the issues set targets for, from one ``results.json``."""
+    fwd, grad = results["forward"], results["gradient"]
+    psf = {int(n): r for n, r in fwd["emulator"]["vrms_psf"].items() if "per_galaxy_s" in r}
+    big = max(psf)
+    net = {int(n): r for n, r in fwd["emulator"]["network"].items() if r.get("flops_per_s")}
+    peak = results["throughput"]["matmul_peak"]["flops_per_s"]
+    samp = results["sampling"]
+    survey = results["survey"]
+    jampy_psf = fwd["jampy"]["psf"]["median_s"]
+    return {
+        "jampy_call_psf_ms": 1e3 * jampy_psf,
+        "batched_vrms_psf_speedup": jampy_psf / psf[big]["per_galaxy_s"],
+        "batched_vrms_psf_batch": big,
+        "vrms_psf_batch1_speedup": jampy_psf / psf[min(psf)]["per_galaxy_s"],
+        "gradient_us_call": 1e6 * grad["per_call"]["median_s"],
+        "gradient_us_in_loop": 1e6 * grad["in_loop"]["per_gradient_s"],
+        "gradient_speedup_call": jampy_psf / grad["per_call"]["median_s"],
+        "gradient_speedup_in_loop": jampy_psf / grad["in_loop"]["per_gradient_s"],
+        "demo_total_s": samp["demo"]["total_s"],
+        "demo_sampling_s": samp["demo"]["sample_s"],
+        "demo_ess_per_s": samp["demo"]["min_ess_bulk_per_s_total"],
+        "ess_ratio_lower_bound": samp["ess_ratio_lower_bound"],
+        "ess_ratio_estimate": samp.get("ess_ratio_estimate"),
+        "network_fraction_of_peak": (net[max(net)]["flops_per_s"] / peak) if net else None,
+        "survey_seconds_per_galaxy": survey["batches"][str(max(int(k) for k in survey["batches"]))][
+            "seconds_per_galaxy"
+        ],
+        "survey_10k_hours": survey["extrapolation"]["hours"],
+    }
+
+
+ROWS = [
+    ("jampy `jam.axi.proj`, M32 175 bins + AO PSF (ms)", "jampy_call_psf_ms", "{:.1f}"),
+    ("batched emulator Vrms with PSF vs jampy, per galaxy model (largest batch)",
+     "batched_vrms_psf_speedup", "{:,.0f}×"),
+    ("  — same at batch 1", "vrms_psf_batch1_speedup", "{:,.0f}×"),
+    ("one log-posterior gradient, jitted call (µs)", "gradient_us_call", "{:.0f}"),
+    ("  — inside the sampler's compiled loop (µs)", "gradient_us_in_loop", "{:.0f}"),
+    ("gradient vs one jampy call (in the loop)", "gradient_speedup_in_loop", "{:,.0f}×"),
+    ("demo M32 fit, 4 chains, compile included (s)", "demo_total_s", "{:.1f}"),
+    ("  — sampling only (s)", "demo_sampling_s", "{:.1f}"),
+    ("demo min bulk ESS/s (compile included)", "demo_ess_per_s", "{:.0f}"),
+    ("ESS/s vs emcee over jampy, lower bound (τ = 1)", "ess_ratio_lower_bound", "{:,.1f}×"),
+    ("ESS/s vs emcee over jampy, with τ from the reference run", "ess_ratio_estimate", "{:,.0f}×"),
+    ("network FLOP/s at the largest batch / matmul peak", "network_fraction_of_peak", "{:.0%}"),
+    ("survey fit, seconds per galaxy (largest batch)", "survey_seconds_per_galaxy", "{:.1f}"),
+    ("10,000-galaxy survey, extrapolated (hours)", "survey_10k_hours", "{:.1f}"),
+]  # fmt: skip
+
+
+def _column_name(results: dict) -> str:
+    m = results["machine"]
+    if m.get("jax_backend") == "cpu":
+        return f"CPU: {m['cpu_model']}, {m['cpu_count']} cores"
+    return f"{str(m.get('jax_backend')).upper()}: {m.get('device_kind')}"
+
+
+def markdown_table(paths) -> str:
+    """A Markdown table with one column per ``results.json`` (e.g. this CPU, a GPU)."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    heads = [headline(r) for r in runs]
+    lines = [
+        "| figure | " + " | ".join(_column_name(r) for r in runs) + " |",
+        "|---|" + "---:|" * len(runs),
+    ]
+    for label, key, fmt in ROWS:
+        cells = [fmt.format(h[key]) if h.get(key) is not None else "—" for h in heads]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    quick = [r["config"]["quick"] for r in runs]
+    if any(quick):
+        lines.append("")
+        lines.append("(--quick run: small sizes; not a speed measurement)")
+    return "\n".join(lines)
