@@ -23,48 +23,29 @@ from pathlib import Path
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.constants import pc_per_arcsec
-from jaxjam.data_gen.sampler import draw_photometry
+from jaxjam.bench.mocks import DIST_MPC, FWHM_ARCSEC, draw_setup, with_noise
+from jaxjam.bench.survey import SURVEY_PRIOR as PRIOR
 from jaxjam.geometry import beta_eq37, inc_from_q_int
-from jaxjam.inference import PARAM_NAMES, FitConfig, Galaxy, NUTSConfig, PriorBounds, fit_many
-from jaxjam.kinematics import Kinematics
-from jaxjam.mge import MGE
-from jaxjam.psf import PSF
-
-DIST_MPC, RE_ARCSEC, LUM = 20.0, 10.0, 3e10
-PRIOR = PriorBounds(ratio=(0.5, 1.0), log10_mbh=(6.0, 9.0), log10_ml=(0.0, 1.0))
-FWHM = 1.5
+from jaxjam.inference import PARAM_NAMES, FitConfig, NUTSConfig, fit_many
 
 
-def physical_mge(norm: MGE) -> MGE:
-    re_pc = RE_ARCSEC * pc_per_arcsec(DIST_MPC)
-    return MGE(norm.surf_lsun_pc2 * LUM / re_pc**2, norm.sigma_arcsec * RE_ARCSEC, norm.qobs)
-
-
-def make_mock(rng) -> tuple[Galaxy, np.ndarray]:
+def make_mock(rng):
+    """A mock IFU galaxy (:mod:`jaxjam.bench.mocks`) whose Vrms is jampy's, + 3% noise."""
     import jampy as jam
 
     while True:
-        mge = physical_mge(draw_photometry(rng).mge)
-        qmin = mge.qobs_min
-        truth = np.array([rng.uniform(0.051, qmin), rng.uniform(*PRIOR.ratio),
-                          rng.uniform(*PRIOR.log10_mbh), rng.uniform(*PRIOR.log10_ml)])  # fmt: skip
-        g = np.arange(-RE_ARCSEC, RE_ARCSEC + 1e-9, 1.0)
-        xx, yy = np.meshgrid(g, g)
-        keep = np.hypot(xx, yy) <= RE_ARCSEC
-        x, y = xx[keep], yy[keep]
-        p = mge.padded_outer(1e-4, 3.0)
+        s = draw_setup(rng, PRIOR)
+        p = s.mge.padded_outer(1e-4, 3.0)
+        q, ratio, lg_mbh, lg_ml = s.truth
         with contextlib.redirect_stdout(io.StringIO()):
             v = jam.axi.proj((p.surf_lsun_pc2, p.sigma_arcsec, p.qobs),
-                             (p.surf_lsun_pc2 * 10 ** truth[3], p.sigma_arcsec, p.qobs),
-                             inc_from_q_int(truth[0], qmin), 10 ** truth[2], DIST_MPC, x, y,
-                             sigmapsf=FWHM / 2.3548, normpsf=1.0, pixsize=1.0,
-                             beta=beta_eq37(truth[1]), nang=15, nlos=120, plot=False,
-                             quiet=True).model  # fmt: skip
+                             (p.surf_lsun_pc2 * 10**lg_ml, p.sigma_arcsec, p.qobs),
+                             inc_from_q_int(q, s.mge.qobs_min), 10**lg_mbh, DIST_MPC,
+                             s.x_arcsec, s.y_arcsec, sigmapsf=s.psf.sigma_arcsec[0], normpsf=1.0,
+                             pixsize=s.psf.pixsize_arcsec, beta=beta_eq37(ratio), nang=15,
+                             nlos=120, plot=False, quiet=True).model  # fmt: skip
         if np.all(np.isfinite(v)) and np.all(v > 0):
-            err = 0.03 * v
-            kin = Kinematics.from_arrays(x, y, v + err * rng.standard_normal(v.size), err)
-            return Galaxy(mge, kin, DIST_MPC, PSF((FWHM / 2.3548,), (1.0,), 1.0)), truth
+            return with_noise(s, v, rng), s.truth
 
 
 def main():
@@ -94,7 +75,7 @@ def main():
             row[f"{level:.2f}"] = {"coverage": float(np.mean(inside)), "binomial_sigma": sigma}
         cover[name] = row
     out = {"machine": machine_info(), "n_mocks": args.n, "seed": args.seed,
-           "prior": PRIOR.to_dict(), "noise": "3% of Vrms", "psf_fwhm_arcsec": FWHM,
+           "prior": PRIOR.to_dict(), "noise": "3% of Vrms", "psf_fwhm_arcsec": FWHM_ARCSEC,
            "mock_s": t_mock, "fit_timing": results[0].timing, "coverage": cover,
            "truth": truth.tolist(),
            "posterior_median": [[float(np.median(r.datatree["posterior"][k].values))

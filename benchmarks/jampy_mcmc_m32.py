@@ -6,7 +6,6 @@ ratio ∈ [0.5, 1], log10 M_BH ∈ [4, 10.5], log10 M/L ∈ [−1, 1.5]). Walker
 ball around jampy's capfit solution (``jaxjam/data/m32_capfit.json``). The chain is saved in an
 HDF5 backend after every step: a killed run resumes where it stopped when rerun.
 
-    pip install -e ".[bench]"
     python benchmarks/jampy_mcmc_m32.py [--steps 3000 --walkers 16 --workers 2 --seed 0]
 
 Writes benchmarks/out/jampy_mcmc_m32.h5 (chain) and jampy_mcmc_m32.json (medians, 68%
@@ -28,27 +27,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.demo import M32_DISTANCE_MPC, m32_galaxy
-from jaxjam.geometry import beta_eq37, inc_from_q_int
+from jaxjam.bench.jampy_posterior import JampyLogPosterior
+from jaxjam.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
 
 G = m32_galaxy()
 BOUNDS = PriorBounds().resolve(G.mge.qobs_min)
-
-
-def log_prob(theta):
-    import jampy as jam
-
-    if np.any(theta <= BOUNDS[:, 0]) or np.any(theta >= BOUNDS[:, 1]):
-        return -np.inf
-    q, ratio, lg_mbh, lg_ml = theta
-    m, k = G.mge, G.kinematics
-    out = jam.axi.proj((m.surf_lsun_pc2, m.sigma_arcsec, m.qobs),
-                       (m.surf_lsun_pc2 * 10**lg_ml, m.sigma_arcsec, m.qobs),
-                       inc_from_q_int(q, m.qobs_min), 10**lg_mbh, M32_DISTANCE_MPC,
-                       k.x_arcsec, k.y_arcsec, sigmapsf=[0.04, 0.4], normpsf=[0.7, 0.3],
-                       pixsize=0.05, beta=beta_eq37(ratio), plot=False, quiet=True)  # fmt: skip
-    return -0.5 * np.sum(((k.vrms_kms - out.model) / k.vrms_err_kms) ** 2)
+log_prob = JampyLogPosterior(G, BOUNDS)
 
 
 def main():

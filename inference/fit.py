@@ -155,17 +155,31 @@ def _pipeline(maps_fn, nuts: NUTSConfig):
 _COMPILED: dict = {}
 
 
-def _compile(maps_fn, nuts: NUTSConfig, batched: bool, progress: bool, key, problem, state):
+def _batched(run, galaxies_per_step: int | None):
+    """``run`` over a leading galaxy axis: all galaxies vmapped in lockstep (``None``), or
+    ``galaxies_per_step`` at a time with :func:`jax.lax.map`."""
+    if galaxies_per_step is None:
+        return jax.vmap(run, in_axes=(0, 0, None))
+
+    def mapped(keys, problems, state):
+        return jax.lax.map(lambda kp: run(kp[0], kp[1], state), (keys, problems),
+                           batch_size=galaxies_per_step)  # fmt: skip
+
+    return mapped
+
+
+def _compile(maps_fn, nuts: NUTSConfig, batched, progress: bool, key, problem, state):
     """AOT-compile the pipeline once per (network, sampler settings, array shapes).
 
-    With ``progress``, BlackJAX's progress bar is traced into the program (its top-level scans:
-    the optimiser, the warm-up and the sampling each show a bar while running).
+    ``batched`` is False for one galaxy, or ``(True, galaxies_per_step)`` (see
+    :func:`_batched`). With ``progress``, BlackJAX's progress bar is traced into the program
+    (its top-level scans: the optimiser, the warm-up and the sampling each show a bar).
     """
     shapes = jax.tree.map(lambda a: (jnp.shape(a), jnp.result_type(a)), (key, problem))
     sig = (id(maps_fn), nuts, batched, progress, str(shapes))
     if sig not in _COMPILED:
         run = _pipeline(maps_fn, nuts)
-        run = jax.vmap(run, in_axes=(0, 0, None)) if batched else run
+        run = _batched(run, batched[1]) if batched else run
         import warnings
 
         with warnings.catch_warnings():
@@ -176,7 +190,7 @@ def _compile(maps_fn, nuts: NUTSConfig, batched: bool, progress: bool, key, prob
     return _COMPILED[sig]
 
 
-def _execute(emulator: Emulator, nuts: NUTSConfig, batched: bool, progress: bool, key, problem):
+def _execute(emulator: Emulator, nuts: NUTSConfig, batched, progress: bool, key, problem):
     """Compile (cached) and run the pipeline; return its outputs and both timings (s)."""
     t0 = time.perf_counter()
     compiled = _compile(emulator.maps_fn, nuts, batched, progress, key, problem, emulator._state)
@@ -298,11 +312,24 @@ def fit_many(
     config: FitConfig = FitConfig(),
     emulator: Emulator | None = None,
     progress: bool = True,
+    galaxies_per_step: int | None = None,
 ) -> list[FitResult]:
-    """Fit many galaxies in one vmapped, jit-compiled call (the survey use case).
+    """Fit many galaxies in one jit-compiled call (the survey use case).
 
     Bins are padded to the largest bin count and masked. Galaxy ``i`` uses the PRNG key
-    ``fold_in(key(seed), i)``.
+    ``fold_in(key(seed), i)``, whatever the batching.
+
+    Parameters
+    ----------
+    galaxies : list of Galaxy
+    config : FitConfig
+    emulator : Emulator, optional
+    progress : bool
+    galaxies_per_step : int, optional
+        ``None`` vmaps all galaxies: they step in lockstep, so every NUTS step costs the
+        deepest tree of the batch (best on a GPU, which runs the batch in parallel). An
+        integer runs that many at a time in sequence (``jax.lax.map``); on a CPU with few
+        cores 1 avoids the lockstep cost.
 
     Returns
     -------
@@ -322,10 +349,13 @@ def fit_many(
         jnp.arange(len(galaxies))
     )
     _say(progress, f"compiling the batched NUTS pipeline for {len(galaxies)} galaxies ...")
-    (theta, trace, vrms), t_compile, t_sample = _execute(emulator, config.nuts, True, progress,
-                                                         keys, stacked)  # fmt: skip
+    if galaxies_per_step is not None and galaxies_per_step < 1:
+        raise ValueError(f"galaxies_per_step must be None or ≥ 1, got {galaxies_per_step}")
+    batching = (True, galaxies_per_step)
+    (theta, trace, vrms), t_compile, t_sample = _execute(emulator, config.nuts, batching,
+                                                         progress, keys, stacked)  # fmt: skip
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
-              "n_galaxies": len(galaxies)}  # fmt: skip
+              "n_galaxies": len(galaxies), "galaxies_per_step": galaxies_per_step}  # fmt: skip
     results = []
     for i, (g, p) in enumerate(zip(galaxies, probs, strict=True)):
         nb = g.kinematics.vrms_kms.size

@@ -377,6 +377,12 @@ def demo(out, seed, run_capfit):
     "1,10,100,1000].",
 )
 @click.option(
+    "--galaxies-per-step",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Survey fits: galaxies run at a time (jax.lax.map) [default: all vmapped in lockstep].",
+)
+@click.option(
     "--jampy-reference",
     type=click.Path(dir_okay=False, exists=True),
     default=None,
@@ -390,7 +396,8 @@ def demo(out, seed, run_capfit):
     type=click.Path(dir_okay=False, exists=True),
     help="Only print the Markdown results table of these results.json files (one column each).",
 )
-def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, jampy_reference, tables):
+def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, galaxies_per_step,
+          jampy_reference, tables):  # fmt: skip
     """Time the emulator, gradients, sampling and survey fits against jampy, in one run."""
     from jaxjam.bench.table import markdown_table
 
@@ -402,7 +409,8 @@ def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, jampy_referenc
 
     _compilation_cache()
     with _user_errors():
-        over = {"seed": seed, "jampy_reference": jampy_reference}
+        over = {"seed": seed, "jampy_reference": jampy_reference,
+                "galaxies_per_step": galaxies_per_step}  # fmt: skip
         if batch_sizes:
             over["batch_sizes"] = tuple(int(v) for v in _floats(batch_sizes, "--batch-sizes"))
         if survey_sizes:

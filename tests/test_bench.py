@@ -60,6 +60,7 @@ def test_quick_bench_writes_every_figure(quick_run):
     g = r["gradient"]
     assert _positive(g["per_call"]["median_s"]) and _positive(g["in_loop"]["per_gradient_s"])
     assert g["in_loop"]["n_loop"] == cfg["gradient_loop"] and _positive(g["flops"])
+    assert _positive(g["in_loop_4_chains"]["per_gradient_s"])
     demo = r["sampling"]["demo"]
     assert demo["n_chains"] == 4 and demo["n_warmup"] == cfg["demo_warmup"]
     assert _positive(demo["total_s"]) and _positive(demo["min_ess_bulk"])

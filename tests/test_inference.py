@@ -10,9 +10,17 @@ from click.testing import CliRunner
 
 from jaxjam.cli import main
 from jaxjam.emulator import Emulator
-from jaxjam.inference import FitConfig, Galaxy, NUTSConfig, PriorBounds, build_problem, fit
+from jaxjam.inference import (
+    PARAM_NAMES,
+    FitConfig,
+    Galaxy,
+    NUTSConfig,
+    PriorBounds,
+    build_problem,
+    fit,
+)
 from jaxjam.inference.fit import _pad_problem, fit_many
-from jaxjam.inference.likelihood import log_likelihood, log_posterior
+from jaxjam.inference.likelihood import log_likelihood, log_posterior, model_vrms
 from jaxjam.inference.priors import to_constrained, to_unconstrained
 from jaxjam.inference.report import save_fit
 from jaxjam.kinematics import Kinematics, read_kinematics
@@ -187,6 +195,19 @@ def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
     res = fit_many(gals, cfg, emu, progress=False)
     assert [r.datatree["posterior_predictive"]["vrms_kms"].shape[-1] for r in res] == [50, 125]
     assert all(np.isfinite(r.datatree["posterior"]["log10_mbh"].values).all() for r in res)
+    # one galaxy at a time (lax.map): each galaxy's draws must predict from its own data setup
+    seq = fit_many(gals, cfg, emu, progress=False, galaxies_per_step=1)
+    for g, r in zip(gals, seq, strict=True):
+        prob = build_problem(emu, g, cfg)
+        post = r.datatree["posterior"]
+        theta = jnp.stack([jnp.asarray(post[k].values[:, :2]) for k in PARAM_NAMES], axis=-1)
+        v2, _ = jax.vmap(
+            jax.vmap(lambda t, prob=prob: model_vrms(emu.maps_fn, emu._state, prob, t))
+        )(theta)
+        pred = r.datatree["posterior_predictive"]["vrms_kms"].values[:, :2]
+        np.testing.assert_allclose(pred, np.sqrt(v2), rtol=1e-4)
+    with pytest.raises(ValueError, match="galaxies_per_step"):
+        fit_many(gals, cfg, emu, progress=False, galaxies_per_step=0)
 
 
 def test_cli_fit_writes_the_contract(tmp_path, monkeypatch):

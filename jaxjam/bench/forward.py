@@ -158,8 +158,10 @@ def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
 
 
 def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=THETA_M32) -> dict:
-    """One value-and-gradient of the log-posterior, as a jitted call from Python and as it runs
-    inside the sampler (``n_loop`` evaluations in one compiled ``fori_loop``)."""
+    """One value-and-gradient of the log-posterior: as a jitted call from Python; as it runs
+    inside the sampler (``n_loop`` evaluations in one compiled ``fori_loop``); and per chain
+    when 4 chains are vmapped, as in the demo (at batch 1 the cost is reading the weights,
+    which the chains share)."""
     from jaxjam.inference.likelihood import log_posterior
     from jaxjam.inference.priors import to_unconstrained
 
@@ -184,10 +186,26 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
 
     in_loop = time_call(lambda: jax.block_until_ready(loop(u0, state, problem)), 3, 50,
                         min_total_s)  # fmt: skip
+
+    @jax.jit
+    def chains(u, state, prob):  # the demo's 4 vmapped chains share one read of the weights
+        def body(_, u):
+            return u + 1e-6 * jax.vmap(lambda v: vg(v, state, prob)[1])(u)
+
+        return jax.lax.fori_loop(0, n_loop, body, u)
+
+    u4 = jnp.stack([u0 + 0.01 * i for i in range(4)])
+    four = time_call(lambda: jax.block_until_ready(chains(u4, state, problem)), 3, 50,
+                     min_total_s)  # fmt: skip
     flops = compiled_flops(vg, u0, state, problem)
     return {
         "per_call": per_call,
         "in_loop": {**in_loop, "n_loop": n_loop, "per_gradient_s": in_loop["median_s"] / n_loop},
+        "in_loop_4_chains": {
+            **four,
+            "n_loop": n_loop,
+            "per_gradient_s": four["median_s"] / (4 * n_loop),
+        },
         "flops": flops,
     }
 

@@ -37,6 +37,7 @@ class BenchConfig:
     survey_sizes: tuple[int, ...] = (1, 10)
     survey_warmup: int = 500
     survey_draws: int = 500
+    galaxies_per_step: int | None = None  # fit_many: None vmaps the batch in lockstep
     matmul_n: int = 4096
 
     @classmethod
@@ -105,6 +106,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
     j = jampy["psf"]["median_s"]
     grad["speedup_vs_jampy_call"] = j / grad["per_call"]["median_s"]
     grad["speedup_vs_jampy_in_loop"] = j / grad["in_loop"]["per_gradient_s"]
+    grad["speedup_vs_jampy_4_chains"] = j / grad["in_loop_4_chains"]["per_gradient_s"]
     res["gradient"] = grad
 
     _say(progress, "sampling: the M32 demo fit ...")
@@ -127,7 +129,8 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
 
     _say(progress, f"survey: batched fits of N = {config.survey_sizes} mock galaxies ...")
     rows = survey.survey_timing(config.survey_sizes, config.survey_warmup, config.survey_draws,
-                                config.seed, emulator, progress)  # fmt: skip
+                                config.seed, emulator, progress,
+                                config.galaxies_per_step)  # fmt: skip
     rows = {str(k): v for k, v in rows.items()}
     res["survey"] = {"batches": rows, "extrapolation": survey.extrapolate(rows)}
 

@@ -32,7 +32,7 @@ SURVEY_PRIOR = _prior()
 
 
 def survey_timing(sizes, n_warmup: int, n_samples: int, seed: int, emulator,
-                  progress: bool = False) -> dict:  # fmt: skip
+                  progress: bool = False, galaxies_per_step=None) -> dict:  # fmt: skip
     """Fit ``N`` emulator mocks in one :func:`~jaxjam.inference.fit_many` call, for each N.
 
     Returns
@@ -53,7 +53,8 @@ def survey_timing(sizes, n_warmup: int, n_samples: int, seed: int, emulator,
                  for i in range(n)]  # fmt: skip
         t_mock = time.perf_counter() - t0
         t0 = time.perf_counter()
-        results = fit_many([g for g, _ in mocks], cfg, emulator, progress=progress)
+        results = fit_many([g for g, _ in mocks], cfg, emulator, progress=progress,
+                           galaxies_per_step=galaxies_per_step)  # fmt: skip
         total = time.perf_counter() - t0
         timing = results[0].timing
         out[n] = {
