@@ -8,6 +8,7 @@ All mocks are fitted in one ``fit_many`` call. Reported: per parameter, the frac
 whose truth lies inside the central 68% and 95% credible intervals, with the binomial error.
 
     python benchmarks/calibration.py [--n 30 --seed 100 --warmup 500 --draws 500]
+                                     [--galaxies-per-step 1]
 
 Writes benchmarks/out/calibration.json and calibration.png.
 """
@@ -54,13 +55,15 @@ def main():
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--galaxies-per-step", type=int, default=1,
+                    help="fit_many batching (0: all vmapped in lockstep)")  # fmt: skip
     args = ap.parse_args()
     t0 = time.perf_counter()
     mocks = [make_mock(np.random.default_rng([args.seed, i])) for i in range(args.n)]
     t_mock = time.perf_counter() - t0
     cfg = FitConfig(nuts=NUTSConfig(n_warmup=args.warmup, n_samples=args.draws), bounds=PRIOR,
                     seed=args.seed)  # fmt: skip
-    results = fit_many([m[0] for m in mocks], cfg)
+    results = fit_many([m[0] for m in mocks], cfg, galaxies_per_step=args.galaxies_per_step or None)
     truth = np.array([m[1] for m in mocks])
     cover = {}
     for j, name in enumerate(PARAM_NAMES):

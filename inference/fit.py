@@ -11,7 +11,9 @@ the survey use case.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -19,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxjam.emulator import Emulator
+from jaxjam.error_model import N_MODES, bin_modes, select
 from jaxjam.forward import BinOperator, bin_operator
 from jaxjam.inference.diagnostics import check_convergence, summarize, to_datatree
 from jaxjam.inference.likelihood import Problem, log_posterior, model_vrms
@@ -26,7 +29,7 @@ from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, 
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
-from jaxjam.physics import InnerPoints
+from jaxjam.physics import InnerPoints, bins_to_model_frame
 from jaxjam.psf import PSF
 
 __all__ = ["FitConfig", "FitResult", "Galaxy", "build_problem", "fit", "fit_many"]
@@ -67,7 +70,8 @@ class FitConfig:
     seed : int
         Seed of the PRNG key (initialisation, adaptation and sampling).
     model_error : bool
-        Add the emulator's own fractional error (checkpoint test metrics) in quadrature.
+        Include the emulator's own error, as measured on its held-out store
+        (:mod:`jaxjam.error_model`: smooth correlated modes plus an independent per-bin part).
     step_arcsec : float, optional
         Cartesian step of the PSF convolution (default ``min(sigma_psf)/4``, as jampy).
     """
@@ -110,14 +114,7 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
     kin = galaxy.kinematics
     op = bin_operator(emulator.grid, galaxy.mge, galaxy.distance_mpc, kin.x_arcsec, kin.y_arcsec,
                       galaxy.psf, galaxy.pa_deg, config.step_arcsec)  # fmt: skip
-    frac = 0.0
-    if config.model_error:
-        frac = emulator.relative_error
-        if frac is None:
-            raise ValueError(
-                "this model has no test metrics for its own error; run `jaxjam evaluate` on it "
-                "or fit with model_error=False"
-            )
+    frac, modes = _model_error(emulator, galaxy, config.model_error)
     f32 = jnp.float32
     return Problem(
         features=jnp.asarray(emulator.features(galaxy.mge)),
@@ -128,7 +125,32 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
         mask=jnp.ones(kin.vrms_kms.size, f32),
         bounds=jnp.asarray(bounds, f32),
         model_error_frac=f32(frac),
+        error_modes=jnp.asarray(modes, f32),
     )
+
+
+def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, np.ndarray]:
+    """Independent fraction and correlated modes (n_bins, 6) of the emulator's error."""
+    n = galaxy.kinematics.vrms_kms.size
+    if not on:
+        return 0.0, np.zeros((n, N_MODES))
+    em = emulator.error_model
+    if em is None:
+        if emulator.relative_error is None:
+            raise ValueError(
+                "this model has no test metrics for its own error; run `jaxjam evaluate` on it "
+                "or fit with model_error=False"
+            )
+        warnings.warn("this model's correlated error was never measured (run `jaxjam "
+                      "evaluate` on it); using its p68 error as independent per-bin noise",
+                      stacklevel=3)  # fmt: skip
+        return emulator.relative_error, np.zeros((n, N_MODES))
+    k = galaxy.kinematics
+    x, y = bins_to_model_frame(k.x_arcsec, k.y_arcsec, galaxy.pa_deg)
+    r_re = np.hypot(x, y) / galaxy.mge.effective_radius_arcsec()
+    theta = np.arctan2(np.abs(y), np.abs(x))
+    mode_std, residual_std = select(em, r_re, emulator.grid)
+    return residual_std, bin_modes(r_re, theta, emulator.grid, mode_std)
 
 
 def _pipeline(maps_fn, nuts: NUTSConfig):
@@ -180,7 +202,6 @@ def _compile(maps_fn, nuts: NUTSConfig, batched, progress: bool, key, problem, s
     if sig not in _COMPILED:
         run = _pipeline(maps_fn, nuts)
         run = _batched(run, batched[1]) if batched else run
-        import warnings
 
         with warnings.catch_warnings():
             # tracing runs no scan step, which the progress bar reports on exit
@@ -224,6 +245,7 @@ def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Probl
         "psf": galaxy.psf.to_dict() if galaxy.psf else "none",
         "prior_bounds": np.asarray(problem.bounds).tolist(),
         "model_error_frac": float(problem.model_error_frac),
+        "model_error_modes": json.dumps(emulator.error_model) if config.model_error else "none",
         "emulator_data_manifest_hash": str(emulator.metadata.get("data_manifest_hash")),
         "jaxjam_version": jaxjam.__version__,
         "jampy_version": jampy.__version__,
@@ -301,6 +323,7 @@ def _pad_problem(p: Problem, n_bins: int, n_in: int) -> Problem:
     operator = BinOperator(rows(op.w_a), rows(op.w_b), g_inner, inner, op.unit_kms2, op.lum_lsun)
     return p._replace(
         operator=operator,
+        error_modes=rows(p.error_modes),
         vrms_kms=rows(p.vrms_kms, 1.0),
         vrms_err_kms=rows(p.vrms_err_kms, 1.0),
         mask=rows(p.mask),

@@ -40,7 +40,11 @@ class Problem(NamedTuple):
     bounds : array, shape (4, 2)
         Prior bounds (:class:`jaxjam.inference.priors.PriorBounds`).
     model_error_frac : float
-        Fractional emulator error added in quadrature to the data errors (0 to ignore).
+        Independent per-bin fractional emulator error, added in quadrature to the data errors
+        (0 to ignore).
+    error_modes : array, shape (n_bins, n_modes)
+        Correlated emulator error (:mod:`jaxjam.error_model`): column k times the model Vrms is
+        one mode of the error, of unit amplitude; zeros to ignore.
     """
 
     features: jax.Array
@@ -51,6 +55,7 @@ class Problem(NamedTuple):
     mask: jax.Array
     bounds: jax.Array
     model_error_frac: float
+    error_modes: jax.Array
 
 
 def model_vrms(maps_fn, state, problem: Problem, theta):
@@ -62,14 +67,28 @@ def model_vrms(maps_fn, state, problem: Problem, theta):
 
 
 def log_likelihood(maps_fn, state, problem: Problem, theta):
-    """Gaussian log-likelihood of the data (−inf where JAM has no physical solution)."""
+    """Gaussian log-likelihood of the data (−inf where JAM has no physical solution).
+
+    The covariance of data − model is ``D + U Uᵀ``: D holds the data errors and the independent
+    model error, and ``U = v · error_modes`` the correlated model error, marginalised over its
+    mode amplitudes with the Woodbury identity (a small ``n_modes × n_modes`` solve).
+    """
     v2, p_phys = model_vrms(maps_fn, state, problem, theta)
     ok = v2 > 0
     physical = (p_phys >= 0.5) & jnp.all(ok | (problem.mask == 0))
     v = jnp.sqrt(jnp.where(ok, v2, 1.0))
     var = problem.vrms_err_kms**2 + (problem.model_error_frac * v) ** 2
-    terms = (problem.vrms_kms - v) ** 2 / var + jnp.log(2 * jnp.pi * var)
-    ll = -0.5 * jnp.sum(problem.mask * terms)
+    w = problem.mask / var  # D⁻¹, zero on padding
+    r = problem.vrms_kms - v
+    u = v[:, None] * problem.error_modes * problem.mask[:, None]
+    m = jnp.eye(u.shape[1]) + u.T @ (w[:, None] * u)
+    chol = jnp.linalg.cholesky(m)
+    z = jax.scipy.linalg.solve_triangular(chol, u.T @ (w * r), lower=True)
+    chi2 = jnp.sum(w * r**2) - jnp.sum(z**2)
+    log_det = jnp.sum(problem.mask * jnp.log(2 * jnp.pi * var)) + 2 * jnp.sum(
+        jnp.log(jnp.diagonal(chol))
+    )
+    ll = -0.5 * (chi2 + log_det)
     return jnp.where(physical, ll, -jnp.inf)
 
 

@@ -88,6 +88,11 @@ class Emulator:
         return emulator
 
     @property
+    def error_model(self) -> dict | None:
+        """Measured structure of the emulator's error (:mod:`jaxjam.error_model`), or None."""
+        return self.metadata.get("test_metrics", {}).get("error_model")
+
+    @property
     def relative_error(self) -> float | None:
         """Typical fractional Vrms error (68th percentile on the held-out test set), or None."""
         return self.metadata.get("test_metrics", {}).get("no_bh", {}).get("p68")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxjam import error_model
 from jaxjam.checkpoint import update_metadata
 
 __all__ = ["BH_FRACTIONS", "evaluate", "vrms_errors"]
@@ -172,6 +173,12 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
         _plot(model_dir / f"eval_{key}.png", grid_r, err, q_pos, d["ratio"],
               f"held-out store, {'M_BH = 0' if f == 0 else f'M_BH/M* = {f:g}'}")  # fmt: skip
 
+    # structure of the error (signed, on the grid): correlated modes for the fit's likelihood
+    with np.errstate(invalid="ignore", divide="ignore"):
+        signed = np.sqrt(np.clip(A_p, 0, None) / d["A"]) - 1
+    whole = np.all(d["A"].reshape(len(idx), -1) > 0, axis=1)
+    out["error_model"] = error_model.measure(signed[whole], emu.grid)
+
     # physicality classifier on every finished sample (including the unphysical ones)
     all_d = store.read(done, ["image", "q_int", "ratio", "mge_qobs", "mge_mask"])
     all_qmin = np.where(all_d["mge_mask"], all_d["mge_qobs"], np.inf).min(axis=1)
@@ -207,5 +214,6 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
         "data_manifest_hash": out["data_manifest_hash"],
         **{k: {m: v[m] for m in ("n_maps", "median", "p68", "p95", "p99", "max",
                                  "fraction_maps_max_le_2pct")} for k, v in out["store"].items()},
-        "physicality_accuracy": out["physicality"]["accuracy"]}})  # fmt: skip
+        "physicality_accuracy": out["physicality"]["accuracy"],
+        "error_model": out["error_model"]}})  # fmt: skip
     return out

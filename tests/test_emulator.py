@@ -185,3 +185,6 @@ def test_evaluate_on_held_out_store(tmp_path, model_dir, tiny_store, tiny_config
     assert set(out["real_galaxies"]) == {"M32", "NGC4342", "NGC5831"}
     assert out["physicality"]["n"] == 8
     assert (model_dir / "eval_no_bh.png").stat().st_size > 1000
+    em = json.loads((model_dir / "metadata.json").read_text())["test_metrics"]["error_model"]
+    assert em == out["error_model"] and all(w[1] - w[0] >= 3 for w in em["windows"])
+    assert all(np.isfinite(m).all() and len(m) == 6 for m in em["mode_std"])

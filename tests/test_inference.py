@@ -134,6 +134,45 @@ def test_likelihood_matches_emulator_prediction(emu, m32_galaxy):
     np.testing.assert_allclose(ll, ref, rtol=1e-4)
 
 
+def test_correlated_model_error_is_the_dense_gaussian(emu, m32_galaxy):
+    """The Woodbury likelihood equals scipy's multivariate normal with the full covariance
+    diag(err² + (s_u v)²) + (v φ)(v φ)ᵀ."""
+    from scipy.stats import multivariate_normal
+
+    from jaxjam.inference.likelihood import model_vrms
+
+    prob = build_problem(emu, m32_galaxy, FitConfig(model_error=False))
+    rng = np.random.default_rng(0)
+    modes = 0.02 * rng.standard_normal((175, 6))
+    prob = prob._replace(model_error_frac=jnp.float32(0.01), error_modes=jnp.asarray(modes))
+    theta = jnp.array([0.4, 0.85, 6.3, 0.15])
+    ll = float(log_likelihood(emu.maps_fn, emu._state, prob, theta))
+    v = np.sqrt(np.asarray(model_vrms(emu.maps_fn, emu._state, prob, theta)[0], float))
+    k = m32_galaxy.kinematics
+    u = v[:, None] * modes
+    cov = np.diag(k.vrms_err_kms**2 + (0.01 * v) ** 2) + u @ u.T
+    ref = multivariate_normal(v, cov).logpdf(k.vrms_kms)
+    np.testing.assert_allclose(ll, ref, rtol=1e-4)
+    assert abs(ref - float(log_likelihood(emu.maps_fn, emu._state, prob._replace(
+        error_modes=jnp.zeros((175, 6))), theta))) > 1.0  # the modes matter  # fmt: skip
+
+
+def test_fit_uses_the_measured_error_modes(emu, m32_galaxy):
+    """The shipped model carries its measured error model; a fit turns it into bin modes."""
+    em = emu.error_model
+    assert em is not None and len(em["windows"]) == len(em["mode_std"]) == len(em["residual_std"])
+    assert all(len(m) == 6 for m in em["mode_std"]) and 0 < min(em["residual_std"]) < 0.1
+    prob = build_problem(emu, m32_galaxy, FitConfig())
+    modes = np.asarray(prob.error_modes)
+    assert modes.shape == (175, 6)
+    # the constant mode is the same at every bin: the amplitude of one measured window
+    i = [m[0] for m in em["mode_std"]].index(pytest.approx(float(modes[0, 0]), rel=1e-6))
+    np.testing.assert_allclose(modes[:, 0], em["mode_std"][i][0], rtol=1e-6)
+    assert float(prob.model_error_frac) == pytest.approx(em["residual_std"][i], rel=1e-6)
+    off = build_problem(emu, m32_galaxy, FitConfig(model_error=False))
+    assert not np.any(np.asarray(off.error_modes)) and float(off.model_error_frac) == 0
+
+
 def test_unphysical_region_has_zero_density(emu, m32_galaxy):
     prob = build_problem(emu, m32_galaxy, FitConfig())
 
