@@ -407,7 +407,7 @@ def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, galaxies_per_s
     from jaxjam.bench import BenchConfig, run_bench
     from jaxjam.emulator import Emulator
 
-    _compilation_cache()
+    # no persistent compilation cache here: first calls are timed with their compilation
     with _user_errors():
         over = {"seed": seed, "jampy_reference": jampy_reference,
                 "galaxies_per_step": galaxies_per_step}  # fmt: skip
