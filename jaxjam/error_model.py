@@ -69,8 +69,9 @@ def measure(rel_err, grid, windows=WINDOWS) -> dict:
     Returns
     -------
     dict
-        ``windows`` (node index ranges); per window ``mode_std`` (6 floats: RMS over maps of each mode's
-        coefficient) and ``residual_std`` (RMS of what the modes leave); ``n_maps``.
+        ``windows`` (node index ranges); per window ``mode_std`` (6 floats: RMS over maps of
+        each mode's coefficient) and ``residual_std`` (RMS of what the modes leave);
+        ``n_maps``.
     """
     rel_err = np.asarray(rel_err, float)
     n, n_r, _ = rel_err.shape
