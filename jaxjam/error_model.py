@@ -48,9 +48,22 @@ def basis(ell, theta):
     return np.stack([*p, *(q * c for q in p)], axis=-1)
 
 
-def _rescale(log_r):
-    lo, hi = log_r.min(), log_r.max()
-    return np.zeros_like(log_r) if hi - lo < 1e-12 else 2 * (log_r - lo) / (hi - lo) - 1
+def _rescale(log_r, lo=None, hi=None):
+    lo = log_r.min() if lo is None else lo
+    hi = log_r.max() if hi is None else hi
+    if hi - lo < 1e-12:
+        return np.zeros_like(log_r)
+    return np.clip(2 * (log_r - lo) / (hi - lo) - 1, -1.0, 1.0)
+
+
+def _bin_range(r_re, grid):
+    """Log-radius range of a data set's bins: the 2nd to 98th percentile, so that a central
+    bin (clipped to the grid's r_min) or a few outliers do not stretch ℓ over radii that hold
+    almost no data."""
+    log_r = np.log(np.clip(np.asarray(r_re, float), grid.r_min_re, grid.r_max_re))
+    if log_r.size < 10:
+        return log_r, log_r.min(), log_r.max()
+    return log_r, *np.percentile(log_r, [2, 98])
 
 
 def measure(rel_err, grid, windows=WINDOWS) -> dict:
@@ -94,11 +107,11 @@ def measure(rel_err, grid, windows=WINDOWS) -> dict:
 
 def select(error_model: dict, r_re, grid) -> tuple[list, float]:
     """``(mode_std, residual_std)`` of the measured window that best overlaps the bins'
-    radial range (largest intersection over union, in grid-node units)."""
-    r = np.clip(np.asarray(r_re, float), grid.r_min_re, grid.r_max_re)
+    radial range (2nd to 98th percentile; largest intersection over union, in node units)."""
+    _, lo, hi = _bin_range(r_re, grid)
     step = (np.log(grid.r_max_re) - np.log(grid.r_min_re)) / (grid.n_r - 1)
-    a = (np.log(r.min()) - np.log(grid.r_min_re)) / step
-    b = (np.log(r.max()) - np.log(grid.r_min_re)) / step + 1
+    a = (lo - np.log(grid.r_min_re)) / step
+    b = (hi - np.log(grid.r_min_re)) / step + 1
 
     def iou(w):
         inter = max(0.0, min(b, w[1]) - max(a, w[0]))
@@ -118,7 +131,8 @@ def bin_modes(r_re, theta, grid, mode_std) -> np.ndarray:
     theta : array_like, shape (n_bins,)
         Angles from the projected major axis, radians.
     grid : jaxjam.grid.PolarGrid
-        Radii are clipped to the grid's range before ℓ is computed.
+        Radii are clipped to the grid's range; ℓ spans the 2nd to 98th percentile of the bins'
+        log radii (clipped to ±1 beyond).
     mode_std : sequence of 6 floats
 
     Returns
@@ -127,5 +141,5 @@ def bin_modes(r_re, theta, grid, mode_std) -> np.ndarray:
         ``φ_k(ℓ, θ) · s_k``: multiplied by the model Vrms, the columns of the low-rank factor
         of the model-error covariance.
     """
-    r = np.clip(np.asarray(r_re, float), grid.r_min_re, grid.r_max_re)
-    return basis(_rescale(np.log(r)), theta) * np.asarray(mode_std, float)
+    log_r, lo, hi = _bin_range(r_re, grid)
+    return basis(_rescale(log_r, lo, hi), theta) * np.asarray(mode_std, float)

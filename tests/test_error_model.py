@@ -39,3 +39,14 @@ def test_bin_modes_rescale_log_radius_over_the_bins():
     np.testing.assert_allclose(m[:, 1], [-1, 0, 1], atol=1e-12)  # P1(ℓ) = ℓ
     np.testing.assert_allclose(m[:, 0], 1.0)
     np.testing.assert_allclose(m[:, 3:], m[:, :3])  # cos 2θ = 1 on the major axis
+
+
+def test_a_central_bin_does_not_stretch_the_radial_range():
+    """An IFU's central spaxel (r = 0, clipped to r_min) must not squeeze every other bin into
+    one end of ℓ: ℓ spans the bulk of the bins."""
+    grid = PolarGrid()
+    r = np.concatenate([[0.0], np.geomspace(0.1, 1.0, 200)])
+    ell = bin_modes(r, np.zeros(r.size), grid, np.ones(6))[:, 1]
+    assert ell[0] == -1.0 and ell[1:].min() < -0.9 and ell[1:].max() > 0.9
+    em = {"windows": [[0, 64], [32, 64]], "mode_std": [[1] * 6, [2] * 6], "residual_std": [1, 2]}
+    assert select(em, r, grid)[1] == 2  # the window of the bulk, not of the full grid
