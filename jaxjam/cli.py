@@ -386,7 +386,8 @@ def demo(out, seed, run_capfit):
     "--jampy-reference",
     type=click.Path(dir_okay=False, exists=True),
     default=None,
-    help="JSON of a long emcee-over-jampy run (benchmarks/jampy_mcmc_m32.py), whose "
+    help="JSON of a long emcee-over-jampy run (benchmarks/jampy_mcmc_m32.py; one is committed "
+    "at benchmarks/reference/jampy_mcmc_m32.json), whose "
     "autocorrelation time turns the short jampy run into an ESS/s estimate.",
 )
 @click.option(
