@@ -4,8 +4,9 @@ Data: jampy's ``examples/jam_mock_kinematics_black_hole.txt`` (found with import
 the M32 MGE of Cappellari et al. (2006, Table B1; ``jaxjam/data/m32_mge.txt``), distance
 0.7 Mpc and the adaptive-optics PSF σ = (0.04″, 0.4″) with weights (0.7, 0.3) and 0.05″ pixels,
 exactly as in ``jampy/examples/jam_black_hole_capfit_example.py``. The posterior is printed
-beside the best fit that example's capfit gets on the same data: stored in
-``jaxjam/data/m32_capfit.json`` (made by :func:`capfit_m32`), or rerun with ``--run-capfit``.
+beside the best fit that example's capfit gets on the same data (stored in
+``jaxjam/data/m32_capfit.json``, made by :func:`capfit_m32`, or rerun with ``--run-capfit``)
+and beside the posterior of emcee over jampy (``jaxjam/data/m32_jampy_emcee.json``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from jaxjam.kinematics import read_kinematics
 from jaxjam.mge import read_mge
 from jaxjam.psf import PSF
 
-__all__ = ["M32_DISTANCE_MPC", "M32_PSF", "capfit_m32", "m32_galaxy", "run_demo"]
+__all__ = [
+    "M32_DISTANCE_MPC",
+    "M32_PSF",
+    "capfit_m32",
+    "m32_galaxy",
+    "run_demo",
+    "stored_jampy_mcmc",
+]
 
 M32_DISTANCE_MPC = 0.7
 M32_PSF = PSF(sigma_arcsec=(0.04, 0.4), weights=(0.7, 0.3), pixsize_arcsec=0.05)
@@ -84,6 +92,12 @@ def _stored_capfit() -> dict:
     return json.loads((resources.files("jaxjam") / "data" / "m32_capfit.json").read_text())
 
 
+def stored_jampy_mcmc() -> dict:
+    """Posterior of emcee over jampy on the demo's data, PSF and priors (16 walkers × 2,000
+    steps, ``benchmarks/jampy_mcmc_m32.py``): ``{param: [median, σ68]}`` plus provenance."""
+    return json.loads((resources.files("jaxjam") / "data" / "m32_jampy_emcee.json").read_text())
+
+
 def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: int = 1000,
              n_samples: int = 1000, progress: bool = True) -> tuple[object, str]:  # fmt: skip
     """Fit M32 with NUTS on the shipped model; return the result and a comparison table.
@@ -108,6 +122,7 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
     if out_dir is not None:
         save_fit(result, out_dir)
     ref = capfit_m32() if run_capfit else _stored_capfit()
+    mcmc = stored_jampy_mcmc()
     s = result.summary
     lines = [
         f"M32 (jampy's black-hole example): {ref['n_bins']} bins, AO PSF, D = 0.7 Mpc",
@@ -116,14 +131,18 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
         f"{result.timing['sample_s']:.1f} s sampling)",
         "",
         f"{'parameter':<11} {'jaxjam mean ± sd':>20} {'94% HDI':>20} {'R-hat':>6} "
-        f"{'ESS':>6}   {'jampy capfit':>20}",
+        f"{'ESS':>6}   {'jampy capfit':>16}   {'emcee over jampy':>16}",
     ]
     for name in PARAM_NAMES:
         r = s.loc[name]
         hdi = f"[{r['hdi94_lb']:.3f}, {r['hdi94_ub']:.3f}]"
         cf = f"{ref[name][0]:.3f} ± {ref[name][1]:.3f}"
+        mc = f"{mcmc[name][0]:.3f} ± {mcmc[name][1]:.3f}"
         lines.append(f"{name:<11} {r['mean']:>11.3f} ± {r['sd']:<6.3f} {hdi:>20} "
-                     f"{r['r_hat']:>6.3f} {r['ess_bulk']:>6.0f}   {cf:>20}")  # fmt: skip
+                     f"{r['r_hat']:>6.3f} {r['ess_bulk']:>6.0f}   {cf:>16}   {mc:>16}")  # fmt: skip
+    lines += ["", f"emcee over jampy: median ± half the 16-84% range, {mcmc['walkers']} walkers x "
+              f"{mcmc['steps']} steps, autocorrelation time {mcmc['autocorr_time_steps']:.0f} "
+              "steps (benchmarks/jampy_mcmc_m32.py)"]  # fmt: skip
     if result.problems:
         lines += ["", "convergence warnings: " + "; ".join(result.problems)]
     return result, "\n".join(lines)

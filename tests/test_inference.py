@@ -270,3 +270,16 @@ def test_cli_fit_refuses_bad_psf(tmp_path):
             "--out", str(tmp_path / "x")]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code != 0 and "sum to 1" in r.output
+
+
+def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
+    from jaxjam.demo import _stored_capfit, run_demo, stored_jampy_mcmc
+
+    result, table = run_demo(tmp_path / "demo", seed=1, n_warmup=30, n_samples=30, progress=False)
+    for name in PARAM_NAMES:
+        row = next(line for line in table.splitlines() if line.startswith(name))
+        cap, mc = _stored_capfit()[name], stored_jampy_mcmc()[name]
+        assert f"{cap[0]:.3f} ± {cap[1]:.3f}" in row and f"{mc[0]:.3f} ± {mc[1]:.3f}" in row
+        assert f"{result.summary.loc[name, 'mean']:.3f}" in row
+    for f in ("posterior.nc", "summary.csv", "corner.png", "trace.png", "maps.png"):
+        assert (tmp_path / "demo" / f).stat().st_size > 0
