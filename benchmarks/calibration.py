@@ -26,34 +26,31 @@ from pathlib import Path
 import numpy as np
 from _common import machine_info, write_json
 
+from jaxjam.bench.jampy_posterior import jampy_vrms
 from jaxjam.bench.mocks import DIST_MPC, FWHM_ARCSEC, draw_setup, with_noise
 from jaxjam.bench.survey import SURVEY_PRIOR as PRIOR
 from jaxjam.data_gen.jam_labels import component_maps
-from jaxjam.geometry import beta_eq37, inc_from_q_int
-from jaxjam.inference import PARAM_NAMES, FitConfig, NUTSConfig, fit_many
+from jaxjam.inference import PARAM_NAMES, FitConfig, Galaxy, NUTSConfig, fit_many
+from jaxjam.kinematics import Kinematics
 
 
 def make_mock(rng):
     """A mock IFU galaxy (:mod:`jaxjam.bench.mocks`) whose Vrms is jampy's, + 3% noise."""
-    import jampy as jam
-
     while True:
         s = draw_setup(rng, PRIOR)
         p = s.mge.padded_outer(1e-4, 3.0)
-        q, ratio, lg_mbh, lg_ml = s.truth
+        q, ratio = s.truth[:2]
         # the truth must lie where JAM is physical as the emulator's labels define it (V² > 0
         # on the whole grid, to 3 R_e), not only inside the field: elsewhere the model has no
         # support, the fit gives it zero density and the truth is missed by construction
         with contextlib.redirect_stdout(io.StringIO()):
             if not component_maps(s.mge.normalized()[0], q, ratio).physical:
                 continue
-        with contextlib.redirect_stdout(io.StringIO()):
-            v = jam.axi.proj((p.surf_lsun_pc2, p.sigma_arcsec, p.qobs),
-                             (p.surf_lsun_pc2 * 10**lg_ml, p.sigma_arcsec, p.qobs),
-                             inc_from_q_int(q, s.mge.qobs_min), 10**lg_mbh, DIST_MPC,
-                             s.x_arcsec, s.y_arcsec, sigmapsf=s.psf.sigma_arcsec[0], normpsf=1.0,
-                             pixsize=s.psf.pixsize_arcsec, beta=beta_eq37(ratio), nang=15,
-                             nlos=120, plot=False, quiet=True).model  # fmt: skip
+        ones = np.ones(s.x_arcsec.size)
+        bins = Kinematics(s.x_arcsec, s.y_arcsec, ones, ones)  # only the positions are used
+        if p.qobs_min != s.mge.qobs_min:
+            raise RuntimeError("padding changed q'min")  # the inclination depends on it
+        v = jampy_vrms(Galaxy(p, bins, DIST_MPC, s.psf), s.truth, nang=15, nlos=120)
         if np.all(np.isfinite(v)) and np.all(v > 0):
             return with_noise(s, v, rng), s.truth
 

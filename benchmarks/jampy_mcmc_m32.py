@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import time
-from importlib import resources
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -27,7 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.bench.jampy_posterior import JampyLogPosterior
+from jaxjam.bench.jampy_posterior import JampyLogPosterior, start_ball
 from jaxjam.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
 
@@ -49,15 +48,11 @@ def main():
     outdir.mkdir(exist_ok=True)
     backend = emcee.backends.HDFBackend(outdir / "jampy_mcmc_m32.h5")
     done = backend.iteration if (outdir / "jampy_mcmc_m32.h5").exists() else 0
-    ref = json.loads((resources.files("jaxjam") / "data" / "m32_capfit.json").read_text())
     rng = np.random.default_rng(args.seed)
     start = None
     if done == 0:
         backend.reset(args.walkers, len(PARAM_NAMES))
-        centre = np.array([ref[k][0] for k in PARAM_NAMES])
-        width = np.array([min(ref[k][1], 0.05) for k in PARAM_NAMES])
-        start = centre + width * rng.standard_normal((args.walkers, len(PARAM_NAMES)))
-        start = np.clip(start, BOUNDS[:, 0] + 1e-3, BOUNDS[:, 1] - 1e-3)
+        start = start_ball(rng, args.walkers, BOUNDS)
     from multiprocessing import Pool
 
     t0 = time.perf_counter()

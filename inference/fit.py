@@ -29,7 +29,7 @@ from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, 
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
-from jaxjam.physics import InnerPoints, bins_to_model_frame
+from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
 
 __all__ = ["FitConfig", "FitResult", "Galaxy", "build_problem", "fit", "fit_many"]
@@ -147,8 +147,7 @@ def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, n
         return emulator.relative_error, np.zeros((n, N_MODES))
     k = galaxy.kinematics
     x, y = bins_to_model_frame(k.x_arcsec, k.y_arcsec, galaxy.pa_deg)
-    r_re = np.hypot(x, y) / galaxy.mge.effective_radius_arcsec()
-    theta = np.arctan2(np.abs(y), np.abs(x))
+    r_re, theta = bins_polar(x, y, galaxy.mge.effective_radius_arcsec())
     mode_std, residual_std = select(em, r_re, emulator.grid)
     return residual_std, bin_modes(r_re, theta, emulator.grid, mode_std)
 

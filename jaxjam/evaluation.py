@@ -24,13 +24,14 @@ __all__ = ["BH_FRACTIONS", "evaluate", "vrms_errors"]
 BH_FRACTIONS = (1e-3, 3e-3, 1e-2)
 
 
-def vrms_errors(A_pred, B_pred, A_true, B_true, bh_fraction=0.0):
-    """|ΔVrms|/Vrms per node for V² = A + f B; NaN where the true V² ≤ 0."""
+def vrms_errors(A_pred, B_pred, A_true, B_true, bh_fraction=0.0, signed=False):
+    """|ΔVrms|/Vrms per node for V² = A + f B (ΔVrms/Vrms if ``signed``); NaN where the true
+    V² ≤ 0."""
     v2_true = A_true + bh_fraction * B_true
     v2_pred = A_pred + bh_fraction * B_pred
     with np.errstate(invalid="ignore", divide="ignore"):
-        err = np.abs(np.sqrt(np.clip(v2_pred, 0, None) / v2_true) - 1)
-    return np.where(v2_true > 0, err, np.nan)
+        err = np.sqrt(np.clip(v2_pred, 0, None) / v2_true) - 1
+    return np.where(v2_true > 0, err if signed else np.abs(err), np.nan)
 
 
 def _summary(err):
@@ -174,9 +175,8 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
               f"held-out store, {'M_BH = 0' if f == 0 else f'M_BH/M* = {f:g}'}")  # fmt: skip
 
     # structure of the error (signed, on the grid): correlated modes for the fit's likelihood
-    with np.errstate(invalid="ignore", divide="ignore"):
-        signed = np.sqrt(np.clip(A_p, 0, None) / d["A"]) - 1
-    whole = np.all(d["A"].reshape(len(idx), -1) > 0, axis=1)
+    signed = vrms_errors(A_p, B_p, d["A"], d["B"], signed=True)
+    whole = np.all(np.isfinite(signed.reshape(len(idx), -1)), axis=1)
     out["error_model"] = error_model.measure(signed[whole], emu.grid)
 
     # physicality classifier on every finished sample (including the unphysical ones)

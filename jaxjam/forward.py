@@ -21,6 +21,7 @@ from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
 from jaxjam.physics import (
     InnerPoints,
+    bins_polar,
     bins_to_model_frame,
     inner_points,
     inner_power_law,
@@ -115,7 +116,7 @@ def bin_operator(
         raise ValueError("bin coordinates contain NaN or infinite values")
     x, y = bins_to_model_frame(x_arcsec, y_arcsec, pa_deg)
     re = mge.effective_radius_arcsec()
-    r = np.hypot(x, y) / re
+    r, theta = bins_polar(x, y, re)
     if np.any(r > grid.r_max_re * (1 + 1e-12)):
         raise ValueError(
             f"{np.sum(r > grid.r_max_re)} bin(s) lie beyond the emulator's outer radius "
@@ -128,7 +129,6 @@ def bin_operator(
         parts = convolution_operator(grid, mge, x, y, psf, step_arcsec, pixang_deg=pa_deg)
         return BinOperator(parts.w_a, parts.w_b, parts.g_inner, parts.inner, unit, lum)
     inside = r < grid.r_min_re
-    theta = np.arctan2(np.abs(y), np.abs(x))
     spline = polar_spline(grid, np.log(np.maximum(r, grid.r_min_re)), theta)
     w = (spline.design.multiply((~inside)[:, None]) @ spline.coef).astype(float)
     idx = np.nonzero(inside)[0]

@@ -28,6 +28,7 @@ __all__ = [
     "INNER_SLOPE_NODE",
     "InnerPoints",
     "PolarSpline",
+    "bins_polar",
     "bins_to_model_frame",
     "inner_points",
     "inner_power_law",
@@ -59,6 +60,23 @@ def bins_to_model_frame(x_arcsec, y_arcsec, pa_deg: float = 0.0):
     x = np.asarray(x_arcsec, float)
     y = np.asarray(y_arcsec, float)
     return x * np.cos(pa) + y * np.sin(pa), -x * np.sin(pa) + y * np.cos(pa)
+
+
+def bins_polar(x, y, re_arcsec: float):
+    """Galaxy-frame bins → radius in R_e and angle from the major axis folded into [0, π/2].
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (n_bins,)
+        Major- and minor-axis coordinates (:func:`bins_to_model_frame`), arcsec.
+    re_arcsec : float
+        Effective radius, arcsec.
+
+    Returns
+    -------
+    r_re, theta : ndarray, shape (n_bins,)
+    """
+    return np.hypot(x, y) / re_arcsec, np.arctan2(np.abs(y), np.abs(x))
 
 
 class PolarSpline(NamedTuple):

@@ -126,33 +126,12 @@ def emulator_batches(emulator, problem, op_no_psf, batch_sizes, seed: int, min_t
 
 def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
     """One ``jam.axi.proj`` call at the galaxy's bins, with its PSF and without (seconds)."""
-    import contextlib
-    import io
-
-    import jampy as jam
-
-    from jaxjam.geometry import beta_eq37, inc_from_q_int
-
-    m, k, psf = galaxy.mge, galaxy.kinematics, galaxy.psf
-    lum = (m.surf_lsun_pc2, m.sigma_arcsec, m.qobs)
-    pot = (m.surf_lsun_pc2 * 10 ** theta[3], m.sigma_arcsec, m.qobs)
-
-    def call(with_psf: bool):
-        kw = (
-            {"sigmapsf": list(psf.sigma_arcsec), "normpsf": list(psf.weights),
-             "pixsize": psf.pixsize_arcsec}
-            if with_psf
-            else {"sigmapsf": 0.0, "normpsf": 1.0, "pixsize": 0.0}
-        )  # fmt: skip
-        with contextlib.redirect_stdout(io.StringIO()):
-            jam.axi.proj(lum, pot, inc_from_q_int(theta[0], m.qobs_min), 10 ** theta[2],
-                         galaxy.distance_mpc, k.x_arcsec, k.y_arcsec, beta=beta_eq37(theta[1]),
-                         plot=False, quiet=True, **kw)  # fmt: skip
+    from jaxjam.bench.jampy_posterior import jampy_vrms
 
     return {
-        "psf": time_call(lambda: call(True), 3, 30, min_total_s),
-        "no_psf": time_call(lambda: call(False), 3, 30, min_total_s),
-        "n_bins": int(k.x_arcsec.size),
+        "psf": time_call(lambda: jampy_vrms(galaxy, theta, psf=True), 3, 30, min_total_s),
+        "no_psf": time_call(lambda: jampy_vrms(galaxy, theta, psf=False), 3, 30, min_total_s),
+        "n_bins": int(galaxy.kinematics.x_arcsec.size),
         "theta": list(theta),
     }
 

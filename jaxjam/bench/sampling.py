@@ -55,23 +55,17 @@ def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
     Walkers (at least 8, emcee's 2 × n_dim) start in a small ball around jampy's capfit
     solution; ``workers`` processes evaluate jampy in parallel (1: in this process).
     """
-    from importlib import resources
     from multiprocessing import get_context
 
     import emcee
 
-    from jaxjam.bench.jampy_posterior import JampyLogPosterior
+    from jaxjam.bench.jampy_posterior import JampyLogPosterior, start_ball
     from jaxjam.demo import m32_galaxy
     from jaxjam.inference import PARAM_NAMES, PriorBounds
 
     galaxy = m32_galaxy()
     bounds = PriorBounds().resolve(galaxy.mge.qobs_min)
-    ref = json.loads((resources.files("jaxjam") / "data" / "m32_capfit.json").read_text())
-    rng = np.random.default_rng(seed)
-    centre = np.array([ref[k][0] for k in PARAM_NAMES])
-    width = np.array([min(ref[k][1], 0.05) for k in PARAM_NAMES])
-    start = centre + width * rng.standard_normal((n_walkers, len(PARAM_NAMES)))
-    start = np.clip(start, bounds[:, 0] + 1e-3, bounds[:, 1] - 1e-3)
+    start = start_ball(np.random.default_rng(seed), n_walkers, bounds)
     logp = JampyLogPosterior(galaxy, bounds)
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(get_context("spawn").Pool(workers)) if workers > 1 else None

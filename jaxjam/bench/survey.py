@@ -19,16 +19,12 @@ import time
 
 import numpy as np
 
+from jaxjam.inference import PriorBounds
+
 __all__ = ["SURVEY_PRIOR", "extrapolate", "survey_timing"]
 
 
-def _prior():
-    from jaxjam.inference import PriorBounds
-
-    return PriorBounds(ratio=(0.5, 1.0), log10_mbh=(6.0, 9.0), log10_ml=(0.0, 1.0))
-
-
-SURVEY_PRIOR = _prior()
+SURVEY_PRIOR = PriorBounds(ratio=(0.5, 1.0), log10_mbh=(6.0, 9.0), log10_ml=(0.0, 1.0))
 
 
 def survey_timing(sizes, n_warmup: int, n_samples: int, seed: int, emulator,
