@@ -138,8 +138,12 @@ def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
         raise CheckpointError(f"{path}/metadata.json is incomplete: {exc}") from exc
     abstract = nnx.eval_shape(lambda: EmulatorNet(config, nnx.Rngs(0)))
     graphdef, abstract_state = nnx.split(abstract)
+    # Restore onto this process's default device: a checkpoint written on a CPU must load on a
+    # GPU and vice versa (without a sharding, Orbax refuses the other topology).
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     target = jax.tree_util.tree_map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), nnx.to_pure_dict(abstract_state)
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+        nnx.to_pure_dict(abstract_state),
     )
     try:
         with ocp.StandardCheckpointer() as ckptr:

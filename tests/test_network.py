@@ -163,3 +163,39 @@ def test_corrupt_weights_are_detected(tmp_path, model, norm):
         p.write_bytes(b"\0" * 16)
     with pytest.raises(CheckpointError):
         load_model(path)
+
+
+_SAVE_ON_TWO_DEVICES = """
+import json, os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax, numpy as np
+from flax import nnx
+from jaxjam.checkpoint import save_model
+from jaxjam.network import EmulatorNet, NetworkConfig
+from jaxjam.transforms import Normalization
+model = EmulatorNet(NetworkConfig(**{config}), nnx.Rngs(0))
+mesh = jax.sharding.Mesh(np.array(jax.devices()), ("d",))
+replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+nnx.update(model, jax.tree.map(lambda a: jax.device_put(a, replicated), nnx.state(model)))
+norm = Normalization.from_dict(json.loads(open(sys.argv[2]).read()))
+save_model(sys.argv[1], model, norm, {{}})
+"""
+
+
+def test_checkpoint_loads_on_another_topology(tmp_path, model, norm):
+    """Weights saved on another device layout (here two host devices; in practice a CPU
+    checkpoint opened on a GPU) load onto this process's device."""
+    import subprocess
+    import sys
+
+    (tmp_path / "norm.json").write_text(json.dumps(norm.to_dict()))
+    script = _SAVE_ON_TWO_DEVICES.format(config=repr(SMALL.to_dict()))
+    subprocess.run(
+        [sys.executable, "-c", script, tmp_path / "m", tmp_path / "norm.json"], check=True
+    )
+    loaded, _, _ = load_model(tmp_path / "m")
+    a = jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.split(model)[1]))
+    b = jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.split(loaded)[1]))
+    for x, y in zip(a, b, strict=True):  # same seed, same weights
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert b[0].sharding.device_set == {jax.devices()[0]}
