@@ -391,6 +391,13 @@ def demo(out, seed, run_capfit):
     "autocorrelation time turns the short jampy run into an ESS/s estimate.",
 )
 @click.option(
+    "--jampy-workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that run jampy for the short emcee run [default: all cores]. On a GPU "
+    "machine use 1: there the process pool stalled once (issue 5's GPU run).",
+)
+@click.option(
     "--table",
     "tables",
     multiple=True,
@@ -398,7 +405,7 @@ def demo(out, seed, run_capfit):
     help="Only print the Markdown results table of these results.json files (one column each).",
 )
 def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, galaxies_per_step,
-          jampy_reference, tables):  # fmt: skip
+          jampy_reference, jampy_workers, tables):  # fmt: skip
     """Time the emulator, gradients, sampling and survey fits against jampy, in one run."""
     from jaxjam.bench.table import markdown_table
 
@@ -412,6 +419,8 @@ def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, galaxies_per_s
     with _user_errors():
         over = {"seed": seed, "jampy_reference": jampy_reference,
                 "galaxies_per_step": galaxies_per_step}  # fmt: skip
+        if jampy_workers:
+            over["jampy_workers"] = jampy_workers
         if batch_sizes:
             over["batch_sizes"] = tuple(int(v) for v in _floats(batch_sizes, "--batch-sizes"))
         if survey_sizes:

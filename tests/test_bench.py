@@ -19,7 +19,9 @@ from jaxjam.emulator import Emulator
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    res = CliRunner().invoke(main, ["bench", "--quick", "--out", str(out), "--seed", "3"])
+    # two jampy processes: the spawned pool (with its CPU-only JAX initializer) is exercised
+    args = ["bench", "--quick", "--out", str(out), "--seed", "3", "--jampy-workers", "2"]
+    res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     return out, res.output
 
@@ -38,6 +40,8 @@ def test_quick_bench_records_machine_device_versions_and_date(quick_run):
     for pkg in ("jax", "flax", "blackjax", "jampy"):
         assert m["versions"][pkg], pkg
     assert r["config"]["quick"] is True and r["config"]["seed"] == 3
+    assert r["complete"] is True  # partial files written between sections say False
+    assert r["sampling"]["jampy_emcee"]["workers"] == 2
 
 
 def test_quick_bench_writes_every_figure(quick_run):

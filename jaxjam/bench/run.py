@@ -57,6 +57,12 @@ def _say(progress: bool, msg: str) -> None:
         print(msg, flush=True)
 
 
+def _save_partial(res: dict, out_dir: Path, t_start: float) -> None:
+    """Write what is measured so far: a bench stopped part-way keeps its finished sections."""
+    partial = {**res, "wall_s": time.perf_counter() - t_start, "complete": False}
+    (out_dir / "results.json").write_text(json.dumps(partial, indent=1, default=float))
+
+
 def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
               progress: bool = True) -> dict:  # fmt: skip
     """Run every benchmark section and write ``results.json``, the PNGs and ``table.md``.
@@ -100,6 +106,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
                                        config.seed, config.min_total_s)  # fmt: skip
     res["forward"] = {"jampy": jampy, "emulator": batches,
                       "speedup_vs_jampy": forward.speedups(jampy, batches)}  # fmt: skip
+    _save_partial(res, out_dir, t_start)
 
     _say(progress, "gradient: value and gradient of the log-posterior ...")
     grad = forward.gradient_timing(emulator, problem, config.gradient_loop, config.min_total_s)
@@ -108,6 +115,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
     grad["speedup_vs_jampy_in_loop"] = j / grad["in_loop"]["per_gradient_s"]
     grad["speedup_vs_jampy_4_chains"] = j / grad["in_loop_4_chains"]["per_gradient_s"]
     res["gradient"] = grad
+    _save_partial(res, out_dir, t_start)
 
     _say(progress, "sampling: the M32 demo fit ...")
     demo = sampling.demo_fit(config.demo_warmup, config.demo_draws, config.seed, progress,
@@ -126,6 +134,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
             ours / ref["ess_per_s_estimate"] if ref["ess_per_s_estimate"] else None
         ),
     }
+    _save_partial(res, out_dir, t_start)
 
     _say(progress, f"survey: batched fits of N = {config.survey_sizes} mock galaxies ...")
     rows = survey.survey_timing(config.survey_sizes, config.survey_warmup, config.survey_draws,
@@ -133,6 +142,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
                                 config.galaxies_per_step)  # fmt: skip
     rows = {str(k): v for k, v in rows.items()}
     res["survey"] = {"batches": rows, "extrapolation": survey.extrapolate(rows)}
+    _save_partial(res, out_dir, t_start)
 
     _say(progress, "throughput: float32 matmul peak ...")
     peak = forward.matmul_peak(config.matmul_n, config.min_total_s)
@@ -147,6 +157,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
         ),
     }
     res["wall_s"] = time.perf_counter() - t_start
+    res["complete"] = True
     res = json.loads(json.dumps(res, default=float))  # int batch keys → str, as in the file
     (out_dir / "results.json").write_text(json.dumps(res, indent=1))
     res["figures"] = plot_all(res, out_dir)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def demo_fit(n_warmup: int, n_samples: int, seed: int, progress: bool, emulator=
     }
 
 
+def _jampy_worker_init() -> None:
+    """Keep jampy's worker processes off the accelerator: each one imports JAX (through
+    jaxjam), and sixteen processes that each open the GPU run it out of memory."""
+    os.environ["JAX_PLATFORMS"] = "cpu"
+
+
 def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
                   reference_json=None, progress: bool = False) -> dict:  # fmt: skip
     """Run emcee over jampy on the M32 example for ``n_steps`` and time it.
@@ -68,7 +75,9 @@ def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
     start = start_ball(np.random.default_rng(seed), n_walkers, bounds)
     logp = JampyLogPosterior(galaxy, bounds)
     with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(get_context("spawn").Pool(workers)) if workers > 1 else None
+        pool = None
+        if workers > 1:
+            pool = stack.enter_context(get_context("spawn").Pool(workers, _jampy_worker_init))
         sampler = emcee.EnsembleSampler(n_walkers, len(PARAM_NAMES), logp, pool=pool)
         sampler.random_state = np.random.RandomState(seed).get_state()
         state = sampler.run_mcmc(start, 1, progress=False)  # start-up of the worker processes
