@@ -27,12 +27,14 @@ from jaxjam.inference.diagnostics import check_convergence, summarize, to_datatr
 from jaxjam.inference.likelihood import Problem, log_posterior, model_vrms
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
+from jaxjam.inference.refine import refine_head
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
+from jaxjam.network import head_of
 from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
 
-__all__ = ["FitConfig", "FitResult", "Galaxy", "build_problem", "fit", "fit_many"]
+__all__ = ["FitConfig", "FitResult", "Galaxy", "build_problem", "fit", "fit_many", "refine_problem"]
 
 
 class Galaxy(NamedTuple):
@@ -74,6 +76,11 @@ class FitConfig:
         (:mod:`jaxjam.error_model`: smooth correlated modes plus an independent per-bin part).
     step_arcsec : float, optional
         Cartesian step of the PSF convolution (default ``min(sigma_psf)/4``, as jampy).
+    refine_maps : int
+        jampy maps on which the network's head is refined for each galaxy before its fit
+        (:mod:`jaxjam.inference.refine`; about 1 s each); 0 fits the plain emulator. With a
+        refinement, the emulator's error model is scaled by the refinement's leave-one-out
+        error over the raw error.
     """
 
     nuts: NUTSConfig = NUTSConfig()
@@ -81,6 +88,11 @@ class FitConfig:
     seed: int = 0
     model_error: bool = True
     step_arcsec: float | None = None
+    refine_maps: int = 12
+
+    def __post_init__(self):
+        if self.refine_maps != 0 and self.refine_maps < 3:
+            raise ValueError(f"refine_maps must be 0 or ≥ 3, got {self.refine_maps}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -116,6 +128,7 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
                       galaxy.psf, galaxy.pa_deg, config.step_arcsec)  # fmt: skip
     frac, modes = _model_error(emulator, galaxy, config.model_error)
     f32 = jnp.float32
+    kernel, bias = head_of(emulator._state)
     return Problem(
         features=jnp.asarray(emulator.features(galaxy.mge)),
         qobs_min=f32(galaxy.mge.qobs_min),
@@ -126,7 +139,32 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
         bounds=jnp.asarray(bounds, f32),
         model_error_frac=f32(frac),
         error_modes=jnp.asarray(modes, f32),
+        head_kernel=jnp.asarray(kernel, f32),
+        head_bias=jnp.asarray(bias, f32),
     )
+
+
+def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, config: FitConfig,
+                   progress: bool = False) -> tuple[Problem, dict | None]:  # fmt: skip
+    """Swap in a head refined on ``config.refine_maps`` jampy maps of this galaxy
+    (:func:`jaxjam.inference.refine.refine_head`) and scale the emulator's error model by the
+    refinement's leave-one-out error. Returns the problem and what was measured (``None``
+    without refinement)."""
+    if not config.refine_maps:
+        return problem, None
+    t0 = time.perf_counter()
+    ref = refine_head(emulator, galaxy.mge, np.asarray(problem.bounds), config.refine_maps,
+                      config.seed)  # fmt: skip
+    info = {**ref.info(), "seconds": time.perf_counter() - t0}
+    _say(progress, f"refined the emulator on {len(ref.design)} jampy maps in "
+                   f"{info['seconds']:.1f} s: log A error {ref.raw_rms_log_a:.2%} → "
+                   f"{ref.loo_rms_log_a:.2%} (leave-one-out)")  # fmt: skip
+    s = ref.error_scale
+    problem = problem._replace(
+        head_kernel=jnp.asarray(ref.kernel), head_bias=jnp.asarray(ref.bias),
+        model_error_frac=problem.model_error_frac * s, error_modes=problem.error_modes * s,
+    )  # fmt: skip
+    return problem, info
 
 
 def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, np.ndarray]:
@@ -231,7 +269,8 @@ def _progress(on: bool):
     return blackjax.progress_bar(label="NUTS") if on else contextlib.nullcontext()
 
 
-def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Problem) -> dict:
+def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Problem,
+           refinement: dict | None) -> dict:  # fmt: skip
     import jampy
 
     import jaxjam
@@ -245,6 +284,7 @@ def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Probl
         "prior_bounds": np.asarray(problem.bounds).tolist(),
         "model_error_frac": float(problem.model_error_frac),
         "model_error_modes": json.dumps(emulator.error_model) if config.model_error else "none",
+        "jampy_refinement": json.dumps(refinement) if refinement else "none",
         "emulator_data_manifest_hash": str(emulator.metadata.get("data_manifest_hash")),
         "jaxjam_version": jaxjam.__version__,
         "jampy_version": jampy.__version__,
@@ -281,13 +321,15 @@ def fit(
     emulator = emulator or Emulator.load()
     t0 = time.perf_counter()
     problem = build_problem(emulator, galaxy, config)
+    problem, refinement = refine_problem(emulator, galaxy, problem, config, progress)
     t_setup = time.perf_counter() - t0
     key = jax.random.key(config.seed)
     _say(progress, f"compiling the NUTS pipeline ({config.nuts.n_chains} chains) ...")
     (theta, trace, vrms), t_compile, t_sample = _execute(emulator, config.nuts, False, progress,
                                                          key, problem)  # fmt: skip
     kin = galaxy.kinematics
-    dt = to_datatree(theta, trace, kin._asdict(), vrms, _attrs(emulator, galaxy, config, problem))
+    dt = to_datatree(theta, trace, kin._asdict(), vrms,
+                     _attrs(emulator, galaxy, config, problem, refinement))  # fmt: skip
     summary = summarize(dt)
     problems = check_convergence(summary, trace, warn=warn)
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
@@ -362,7 +404,11 @@ def fit_many(
     if not galaxies:
         raise ValueError("fit_many needs at least one galaxy")
     t0 = time.perf_counter()
-    probs = [build_problem(emulator, g, config) for g in galaxies]
+    probs, refinements = [], []
+    for g in galaxies:
+        p, info = refine_problem(emulator, g, build_problem(emulator, g, config), config, progress)
+        probs.append(p)
+        refinements.append(info)
     n_bins = max(p.operator.w_a.shape[0] for p in probs)
     n_in = max(p.operator.g_inner.shape[1] for p in probs)
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *[_pad_problem(p, n_bins, n_in) for p in probs])
@@ -379,11 +425,11 @@ def fit_many(
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
               "n_galaxies": len(galaxies), "galaxies_per_step": galaxies_per_step}  # fmt: skip
     results = []
-    for i, (g, p) in enumerate(zip(galaxies, probs, strict=True)):
+    for i, (g, p, ref) in enumerate(zip(galaxies, probs, refinements, strict=True)):
         nb = g.kinematics.vrms_kms.size
         tr = jax.tree.map(lambda a, i=i: a[i], trace)
         dt = to_datatree(theta[i], tr, g.kinematics._asdict(), vrms[i][..., :nb],
-                         {**_attrs(emulator, g, config, p), "batch_index": i})  # fmt: skip
+                         {**_attrs(emulator, g, config, p, ref), "batch_index": i})  # fmt: skip
         summary = summarize(dt)
         results.append(FitResult(dt, summary, check_convergence(summary, tr, warn=False), timing))
     return results

@@ -303,9 +303,17 @@ def predict(
 @click.option(
     "--no-model-error", is_flag=True, help="Do not add the emulator's own error to the data errors."
 )
+@click.option(
+    "--refine-maps",
+    type=int,
+    default=12,
+    show_default=True,
+    help="jampy maps on which the emulator is refined for this galaxy before the fit (about 1 s "
+    "each; 0: none).",
+)
 def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, seed,
         chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds, log10_ml_bounds,
-        no_model_error):  # fmt: skip
+        no_model_error, refine_maps):  # fmt: skip
     """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator."""
     from jaxjam.emulator import Emulator
     from jaxjam.inference import FitConfig, Galaxy, NUTSConfig, PriorBounds
@@ -326,7 +334,7 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
                         _psf(sigmapsf, normpsf, pixsize), pa)  # fmt: skip
         cfg = FitConfig(nuts=NUTSConfig(n_chains=chains, n_warmup=warmup, n_samples=draws),
                         bounds=PriorBounds(**given), seed=seed,
-                        model_error=not no_model_error)  # fmt: skip
+                        model_error=not no_model_error, refine_maps=refine_maps)  # fmt: skip
         result = run(galaxy, cfg, Emulator.load(model_dir))
         save_fit(result, out)
     click.echo(result.summary.to_string())

@@ -39,7 +39,8 @@ class Emulator:
     """A trained emulator with its normalisation, grid and validity domain.
 
     Use :meth:`load`. Arrays returned are NumPy; the jitted pure functions are in
-    :attr:`maps_fn` and :attr:`features_fn` for use inside JAX code.
+    :attr:`maps_fn`, :attr:`features_fn` and :attr:`hidden_fn` (the MLP's last hidden
+    layer) for use inside JAX code.
     """
 
     def __init__(self, model, normalization, metadata: dict):
@@ -61,8 +62,13 @@ class Emulator:
             A, B = norm.decode_targets(za, zb)
             return A, B, jax.nn.sigmoid(logit)
 
+        def hidden_fn(state, features, q_int, ratio, qobs_min):
+            scalars = norm.standardize_scalars(jam_scalars(q_int, ratio, qobs_min))
+            return nnx.merge(graphdef, state).last_hidden(features, scalars)
+
         self.features_fn = jax.jit(features_fn)
         self.maps_fn = jax.jit(maps_fn)
+        self.hidden_fn = jax.jit(hidden_fn)
 
     @classmethod
     def load(cls, path=None) -> Emulator:

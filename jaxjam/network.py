@@ -21,7 +21,7 @@ from flax import nnx
 
 from jaxjam.transforms import N_SCALARS
 
-__all__ = ["EmulatorNet", "NetworkConfig", "decode_fn", "encode_fn"]
+__all__ = ["EmulatorNet", "NetworkConfig", "decode_fn", "encode_fn", "head_of", "with_head"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,13 +96,18 @@ class EmulatorNet(nnx.Module):
         x = x.reshape((x.shape[0], -1))
         return self.to_features(x).reshape((*batch, self.config.n_features))
 
-    def decode(self, features, scalars):
-        """Features (..., n_features) and standardised scalars (..., N_SCALARS) →
-        ``(z_a, z_b, logit_physical)`` with shapes (..., n_r, n_theta) ×2 and (...)."""
+    def last_hidden(self, features, scalars):
+        """Features (..., n_features) and standardised scalars (..., N_SCALARS) → the last
+        hidden layer (..., mlp_width), on which the linear head acts."""
         x = jnp.concatenate([features, scalars], axis=-1)
         for layer in self.hidden:
             x = nnx.gelu(layer(x))
-        out = self.head(x)
+        return x
+
+    def decode(self, features, scalars):
+        """Features (..., n_features) and standardised scalars (..., N_SCALARS) →
+        ``(z_a, z_b, logit_physical)`` with shapes (..., n_r, n_theta) ×2 and (...)."""
+        out = self.head(self.last_hidden(features, scalars))
         n = self.config.grid_shape[0] * self.config.grid_shape[1]
         shape = (*out.shape[:-1], *self.config.grid_shape)
         return out[..., :n].reshape(shape), out[..., n : 2 * n].reshape(shape), out[..., -1]
@@ -119,6 +124,28 @@ def encode_fn(graphdef, state, image):
 def decode_fn(graphdef, state, features, scalars):
     """Pure form of :meth:`EmulatorNet.decode` over ``nnx.split(model)``."""
     return nnx.merge(graphdef, state).decode(features, scalars)
+
+
+def _head_leaf(path) -> str | None:
+    keys = [getattr(k, "key", None) for k in path]
+    return keys[1] if keys[:1] == ["head"] and keys[1] in ("kernel", "bias") else None
+
+
+def head_of(state) -> tuple:
+    """The linear head's ``(kernel, bias)``, shapes (mlp_width, 2 n_nodes + 1) and
+    (2 n_nodes + 1,), from an ``nnx.split`` state."""
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    found = {_head_leaf(p): x for p, x in leaves if _head_leaf(p)}
+    return found["kernel"], found["bias"]
+
+
+def with_head(state, kernel, bias):
+    """``state`` with the head's kernel and bias replaced (pure: safe under jit, grad, vmap).
+
+    A fit swaps in a per-galaxy head refined against jampy (:mod:`jaxjam.inference.refine`).
+    """
+    new = {"kernel": kernel, "bias": bias}
+    return jax.tree_util.tree_map_with_path(lambda p, x: new.get(_head_leaf(p), x), state)
 
 
 def count_params(state) -> int:

@@ -1,5 +1,7 @@
 """Priors, likelihood, NUTS, ArviZ output, `jaxjam fit` and `fit_many` (on the shipped model)."""
 
+import dataclasses
+import json
 from importlib import resources
 
 import jax
@@ -31,7 +33,9 @@ KIN_FILE = resources.files("jampy") / "examples" / "jam_mock_kinematics_black_ho
 MGE_FILE = resources.files("jaxjam") / "data" / "m32_mge.txt"
 AO = PSF((0.04, 0.4), (0.7, 0.3), 0.05)
 QUICK = FitConfig(
-    nuts=NUTSConfig(n_warmup=40, n_samples=40, n_init_candidates=8, max_tree_depth=6), seed=3
+    nuts=NUTSConfig(n_warmup=40, n_samples=40, n_init_candidates=8, max_tree_depth=6),
+    seed=3,
+    refine_maps=4,
 )
 
 
@@ -207,6 +211,8 @@ def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
         assert stat in dt["sample_stats"], stat
     assert dt["posterior_predictive"]["vrms_kms"].shape == (4, 40, 175)
     assert post.attrs["seed"] == 3
+    refinement = json.loads(post.attrs["jampy_refinement"])
+    assert refinement["n_maps"] == 4 and 0 < refinement["error_scale"] <= 1
     lo, hi = 0.051, m32_galaxy.mge.qobs_min
     assert np.all((post["q_int"].values > lo) & (post["q_int"].values < hi))
     for col in ("mean", "sd", "hdi94_lb", "hdi94_ub", "r_hat", "ess_bulk", "ess_tail"):
@@ -219,7 +225,9 @@ def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
 def test_fit_is_reproducible_from_its_seed(emu, m32_galaxy):
     g = _subset(m32_galaxy, slice(0, 50))
     cfg = FitConfig(
-        nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=9
+        nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6),
+        seed=9,
+        refine_maps=0,
     )
     a = fit(g, cfg, emu, progress=False, warn=False).datatree["posterior"]["log10_ml"].values
     b = fit(g, cfg, emu, progress=False, warn=False).datatree["posterior"]["log10_ml"].values
@@ -229,11 +237,15 @@ def test_fit_is_reproducible_from_its_seed(emu, m32_galaxy):
 def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
     gals = [_subset(m32_galaxy, slice(0, 50)), _subset(m32_galaxy, slice(50, 175))]
     cfg = FitConfig(
-        nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6), seed=1
+        nuts=NUTSConfig(n_warmup=30, n_samples=10, n_init_candidates=4, max_tree_depth=6),
+        seed=1,
+        refine_maps=0,
     )
-    res = fit_many(gals, cfg, emu, progress=False)
+    res = fit_many(gals, dataclasses.replace(cfg, refine_maps=3), emu, progress=False)
     assert [r.datatree["posterior_predictive"]["vrms_kms"].shape[-1] for r in res] == [50, 125]
     assert all(np.isfinite(r.datatree["posterior"]["log10_mbh"].values).all() for r in res)
+    assert [json.loads(r.datatree["posterior"].attrs["jampy_refinement"])["n_maps"]
+            for r in res] == [3, 3]  # fmt: skip
     # one galaxy at a time (lax.map): each galaxy's draws must predict from its own data setup
     seq = fit_many(gals, cfg, emu, progress=False, galaxies_per_step=1)
     for g, r in zip(gals, seq, strict=True):
@@ -254,7 +266,8 @@ def test_cli_fit_writes_the_contract(tmp_path, monkeypatch):
     out = tmp_path / "fit"
     args = ["fit", "--mge", str(MGE_FILE), "--kinematics", str(KIN_FILE), "--distance", "0.7",
             "--sigmapsf", "0.04,0.4", "--normpsf", "0.7,0.3", "--pixsize", "0.05",
-            "--out", str(out), "--warmup", "30", "--draws", "10", "--seed", "2"]  # fmt: skip
+            "--out", str(out), "--warmup", "30", "--draws", "10", "--seed", "2",
+            "--refine-maps", "0"]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     import pandas as pd
