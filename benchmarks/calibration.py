@@ -10,7 +10,7 @@ fraction of mocks whose truth lies inside the central 68% and 95% credible inter
 binomial error.
 
     python benchmarks/calibration.py [--n 30 --seed 100 --warmup 500 --draws 500]
-                                     [--galaxies-per-step 1]
+                                     [--refine-maps 12] [--galaxies-per-step 1]
 
 Writes benchmarks/out/calibration.json and calibration.png.
 """
@@ -61,6 +61,8 @@ def main():
     ap.add_argument("--seed", type=int, default=100)
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--refine-maps", type=int, default=FitConfig().refine_maps,
+                    help="jampy maps refining the emulator per mock (0: none)")  # fmt: skip
     ap.add_argument("--galaxies-per-step", type=int, default=1,
                     help="fit_many batching (0: all vmapped in lockstep)")  # fmt: skip
     args = ap.parse_args()
@@ -68,7 +70,7 @@ def main():
     mocks = [make_mock(np.random.default_rng([args.seed, i])) for i in range(args.n)]
     t_mock = time.perf_counter() - t0
     cfg = FitConfig(nuts=NUTSConfig(n_warmup=args.warmup, n_samples=args.draws), bounds=PRIOR,
-                    seed=args.seed)  # fmt: skip
+                    seed=args.seed, refine_maps=args.refine_maps)  # fmt: skip
     results = fit_many([m[0] for m in mocks], cfg, galaxies_per_step=args.galaxies_per_step or None)
     truth = np.array([m[1] for m in mocks])
     cover = {}
@@ -86,6 +88,8 @@ def main():
     out = {"machine": machine_info(), "n_mocks": args.n, "seed": args.seed,
            "prior": PRIOR.to_dict(), "noise": "3% of Vrms", "psf_fwhm_arcsec": FWHM_ARCSEC,
            "mock_s": t_mock, "fit_timing": results[0].timing, "coverage": cover,
+           "fit_config": cfg.to_dict(),
+           "refinement": [r.datatree["posterior"].attrs["jampy_refinement"] for r in results],
            "truth": truth.tolist(),
            "posterior_median": [[float(np.median(r.datatree["posterior"][k].values))
                                  for k in PARAM_NAMES] for r in results],
