@@ -94,7 +94,9 @@ def _stored_capfit() -> dict:
 
 def stored_jampy_mcmc() -> dict:
     """Posterior of emcee over jampy on the demo's data, PSF and priors (16 walkers × 2,000
-    steps, ``benchmarks/jampy_mcmc_m32.py``): ``{param: [median, σ68]}`` plus provenance."""
+    steps, ``benchmarks/jampy_mcmc_m32.py``), importance-reweighted to converged jampy accuracy
+    (``benchmarks/jampy_mcmc_reweight.py``): ``{param: [median, σ68]}`` plus provenance, and
+    the unweighted posterior at jampy's default accuracy under ``jampy_default_accuracy``."""
     return json.loads((resources.files("jaxjam") / "data" / "m32_jampy_emcee.json").read_text())
 
 
@@ -142,7 +144,8 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
                      f"{r['r_hat']:>6.3f} {r['ess_bulk']:>6.0f}   {cf:>16}   {mc:>16}")  # fmt: skip
     lines += ["", f"emcee over jampy: median ± half the 16-84% range, {mcmc['walkers']} walkers x "
               f"{mcmc['steps']} steps, autocorrelation time {mcmc['autocorr_time_steps']:.0f} "
-              "steps (benchmarks/jampy_mcmc_m32.py)"]  # fmt: skip
+              "steps (benchmarks/jampy_mcmc_m32.py), reweighted to jampy nlos "
+              f"{mcmc['jampy_settings']['nlos']} (benchmarks/jampy_mcmc_reweight.py)"]  # fmt: skip
     if result.problems:
         lines += ["", "convergence warnings: " + "; ".join(result.problems)]
     return result, "\n".join(lines)

@@ -71,18 +71,21 @@ class JampyLogPosterior:
         MGE, kinematics, distance and PSF.
     bounds : ndarray, shape (4, 2)
         Prior bounds of (q_int, ratio, log10 M_BH, log10 M/L).
+    **jampy_kw
+        Passed to ``jam.axi.proj`` (default: jampy's own accuracy settings).
     """
 
-    def __init__(self, galaxy, bounds):
+    def __init__(self, galaxy, bounds, **jampy_kw):
         self.galaxy = galaxy
         self.bounds = np.asarray(bounds, float)
+        self.jampy_kw = jampy_kw
 
     def __call__(self, theta) -> float:
         theta = np.asarray(theta, float)
         if np.any(theta <= self.bounds[:, 0]) or np.any(theta >= self.bounds[:, 1]):
             return -np.inf
         k = self.galaxy.kinematics
-        v = jampy_vrms(self.galaxy, theta)
+        v = jampy_vrms(self.galaxy, theta, **self.jampy_kw)
         if not np.all(np.isfinite(v)):
             return -np.inf
         return float(-0.5 * np.sum(((k.vrms_kms - v) / k.vrms_err_kms) ** 2))
