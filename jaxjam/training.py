@@ -103,8 +103,11 @@ def prepare_batch(batch: dict, norm: Normalization, bh_fraction: float = 1e-2) -
     """Store batch → standardised float32 network inputs, targets and masks."""
     status = np.asarray(batch["status"])
     physical = np.isin(status, (0, 2))
+    # unphysical samples only train the physicality output; their maps may be NaN (a jampy
+    # failure, status 3), and a masked NaN would still poison the loss (0 × NaN = NaN)
     A = np.where(physical[:, None, None], batch["A"], 1.0).astype(np.float64)
-    za, zb = norm.encode_targets(A, np.asarray(batch["B"], np.float64))
+    B = np.where(physical[:, None, None], batch["B"], 0.0).astype(np.float64)
+    za, zb = norm.encode_targets(A, B)
     scalars = jam_scalars(batch["q_int"], batch["ratio"], _qobs_min(batch))
     return {
         "image": norm.standardize_image(batch["image"]).astype(np.float32),
@@ -112,7 +115,7 @@ def prepare_batch(batch: dict, norm: Normalization, bh_fraction: float = 1e-2) -
         "za": za.astype(np.float32),
         "zb": zb.astype(np.float32),
         # 1 / V² at M_BH/(Υ L) = bh_loss_fraction, for the Vrms weight of the B error
-        "inv_v2": (1.0 / (A + bh_fraction * np.clip(batch["B"], 0, None))).astype(np.float32),
+        "inv_v2": (1.0 / (A + bh_fraction * np.clip(B, 0, None))).astype(np.float32),
         "physical": physical.astype(np.float32),
     }
 

@@ -161,3 +161,25 @@ def test_warm_start_resumes_from_a_model_and_refuses_another_architecture(tmp_pa
     other = dataclasses.replace(warm, network=dataclasses.replace(NET, mlp_width=16))
     with pytest.raises(ValueError, match=r"init_model .* has network"):
         train(tiny_store, tmp_path / "c", other, progress=False)
+
+
+def test_a_failed_jampy_sample_cannot_poison_the_loss(tiny_store):
+    """A sample whose jampy maps are NaN (status 3) trains only the physicality output: its
+    prepared targets and weights must be finite, or 0 × NaN would make the loss NaN."""
+    import zarr
+
+    from jaxjam.training import FIELDS, prepare_batch
+    from jaxjam.transforms import Normalization, jam_scalars
+
+    g = zarr.open_group(str(tiny_store), mode="r")
+    batch = {k: np.array(g[k][:8]) for k in FIELDS}
+    r = np.geomspace(1e-3, 3, batch["A"].shape[1])
+    qmin = np.where(batch["mge_mask"], batch["mge_qobs"], np.inf).min(axis=1)
+    norm = Normalization.fit(batch["image"], jam_scalars(batch["q_int"], batch["ratio"], qmin),
+                             np.abs(batch["A"]) + 1e-3, batch["B"], r)  # fmt: skip
+    batch["status"][0] = 3
+    batch["A"][0], batch["B"][0] = np.nan, np.inf
+    prepared = prepare_batch(batch, norm)
+    for key, arr in prepared.items():
+        assert np.all(np.isfinite(arr)), key
+    assert prepared["physical"][0] == 0
