@@ -49,6 +49,11 @@ class TrainConfig:
     architecture: its weights initialise the network and its normalisation is reused, so that a
     model trained on part of a store can be fine-tuned on all of it. The optimizer and the
     schedule start afresh.
+
+    ``early_stopping_metric`` picks the best epoch and drives ``patience``: ``"val_loss"`` (the
+    training loss on the validation split) or ``"val_rms_rel_vrms"`` (the rms relative Vrms
+    error of the A maps, the quantity the evaluation reports; the loss's black-hole and
+    physicality terms make it noisy from epoch to epoch on large stores).
     """
 
     network: NetworkConfig = NetworkConfig()
@@ -69,6 +74,12 @@ class TrainConfig:
     max_samples: int | None = None
     in_memory: bool = True
     init_model: str | None = None
+    early_stopping_metric: str = "val_loss"
+
+    def __post_init__(self):
+        if self.early_stopping_metric not in ("val_loss", "val_rms_rel_vrms"):
+            raise ValueError("early_stopping_metric must be 'val_loss' or 'val_rms_rel_vrms', got "
+                             f"{self.early_stopping_metric!r}")  # fmt: skip
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -335,7 +346,7 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
         return _batches(store, splits[split], seed, drop_last, norm, config)
 
     options = ocp.CheckpointManagerOptions(max_to_keep=config.max_to_keep, create=True)
-    history, best = [], {"val_loss": np.inf, "epoch": -1, "since": 0}
+    history, best = [], {"score": np.inf, "epoch": -1, "since": 0}
     with ocp.CheckpointManager(run_dir / "checkpoints", options=options) as mngr:
         start = 0
         if mngr.latest_step() is not None:
@@ -378,8 +389,9 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
                 "val_rms_rel_vrms": float(np.mean([a["rms_rel_vrms_a"] for a in va])),
             }
             history.append(row)
-            if row["val_loss"] < best["val_loss"]:
-                best = {"val_loss": row["val_loss"], "epoch": epoch, "since": 0}
+            score = row[config.early_stopping_metric]
+            if score < best["score"]:
+                best = {"score": score, "epoch": epoch, "since": 0}
                 model_best = nnx.merge(graphdef, params, rest)
                 save_model(
                     run_dir / "model",
@@ -417,6 +429,7 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
         "run_dir": str(run_dir),
         "epochs": len(history),
         "best_epoch": best["epoch"],
-        "best_val_loss": best["val_loss"],
+        "best_val_loss": history[best["epoch"]]["val_loss"] if history else None,
+        "best_score": best["score"],
         "model": str(run_dir / "model"),
     }

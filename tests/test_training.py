@@ -183,3 +183,18 @@ def test_a_failed_jampy_sample_cannot_poison_the_loss(tiny_store):
     for key, arr in prepared.items():
         assert np.all(np.isfinite(arr)), key
     assert prepared["physical"][0] == 0
+
+
+def test_early_stopping_follows_the_chosen_metric(tmp_path, tiny_store):
+    cfg = TrainConfig(network=NET, batch_size=4, max_epochs=6, learning_rate=3e-3,
+                      warmup_epochs=1, val_fraction=0.2, window_chunks=8, patience=1000,
+                      early_stopping_metric="val_rms_rel_vrms")  # fmt: skip
+    summary = train(tiny_store, tmp_path / "run", cfg, progress=False)
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    rms = [h["val_rms_rel_vrms"] for h in hist]
+    assert summary["best_epoch"] == int(np.argmin(rms))
+    assert summary["best_score"] == min(rms)
+    _, _, meta = load_model(tmp_path / "run" / "model")
+    assert meta["best_epoch"] == summary["best_epoch"]
+    with pytest.raises(ValueError, match="early_stopping_metric"):
+        TrainConfig(early_stopping_metric="val_accuracy")
