@@ -44,8 +44,10 @@ def bins():
 def test_pretrained_default_ships_with_metadata_and_matches_jampy(m32):
     """The shipped default: small, complete metadata, and its maps agree with jampy on M32.
 
-    The bound (median 5%, 90th percentile 15%) is that of the interim model trained on the
-    partial store (README, "Pretrained model"); it tightens when the full model ships.
+    The shipped model (50,000 photometries) gives median 2.3% and 90th percentile 9.0% on these
+    three M32 maps (measured when it shipped); the bounds allow 1.5× that. Fits refine the
+    network per galaxy with jampy (``tests/test_refine.py``), which is where sub-per-cent
+    accuracy comes from.
     """
     d = default_model_dir()
     size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
@@ -64,7 +66,7 @@ def test_pretrained_default_ships_with_metadata_and_matches_jampy(m32):
         assert p > 0.5
         errs.append(np.abs(np.sqrt(A / truth.A) - 1))
     errs = np.concatenate([e.ravel() for e in errs])
-    assert np.median(errs) < 0.05 and np.percentile(errs, 90) < 0.15
+    assert np.median(errs) < 0.035 and np.percentile(errs, 90) < 0.135
 
 
 def test_analytic_scalings_and_symmetry(emu, m32, bins):
