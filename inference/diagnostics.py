@@ -90,10 +90,10 @@ def check_convergence(summary, trace: NUTSTrace, warn: bool = True) -> list[str]
         if row["r_hat"] > RHAT_MAX:
             problems.append(f"R-hat of {name} is {row['r_hat']:.3f} > {RHAT_MAX}")
         for col in ("ess_bulk", "ess_tail"):
-            if row[col] < ESS_MIN_PER_CHAIN * n_chains:
-                problems.append(
-                    f"{col} of {name} is {row[col]:.0f} < {ESS_MIN_PER_CHAIN} per chain"
-                )
+            need = ESS_MIN_PER_CHAIN * n_chains
+            if row[col] < need:
+                problems.append(f"{col} of {name} is {row[col]:.0f} < {need} "
+                                f"({ESS_MIN_PER_CHAIN} per chain)")  # fmt: skip
     n_div = int(np.asarray(trace.is_divergent).sum())
     if n_div:
         problems.append(f"{n_div} divergent transition(s) after warm-up")

@@ -296,3 +296,24 @@ def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
         assert f"{result.summary.loc[name, 'mean']:.3f}" in row
     for f in ("posterior.nc", "summary.csv", "corner.png", "trace.png", "maps.png"):
         assert (tmp_path / "demo" / f).stat().st_size > 0
+
+
+def test_convergence_checks_name_each_problem():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from jaxjam.inference.diagnostics import ConvergenceWarning, check_convergence
+
+    summary = pd.DataFrame({"r_hat": [1.02, 1.001], "ess_bulk": [300.0, 2000.0],
+                            "ess_tail": [500.0, 2000.0]}, index=["q_int", "ratio"])  # fmt: skip
+    divergent = np.zeros((4, 10), bool)
+    divergent[1, 3] = True
+    trace = SimpleNamespace(logdensity=np.zeros((4, 10)), is_divergent=divergent)
+    with pytest.warns(ConvergenceWarning):
+        problems = check_convergence(summary, trace)
+    assert problems == ["R-hat of q_int is 1.020 > 1.01",
+                        "ess_bulk of q_int is 300 < 400 (100 per chain)",
+                        "1 divergent transition(s) after warm-up"]  # fmt: skip
+    quiet = SimpleNamespace(logdensity=np.zeros((4, 10)), is_divergent=np.zeros((4, 10), bool))
+    assert check_convergence(summary.iloc[1:], quiet, warn=False) == []
