@@ -30,7 +30,6 @@ from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
 from jaxjam.inference.refine import refine_head
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
-from jaxjam.network import head_of
 from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
 
@@ -128,7 +127,6 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
                       galaxy.psf, galaxy.pa_deg, config.step_arcsec)  # fmt: skip
     frac, modes = _model_error(emulator, galaxy, config.model_error)
     f32 = jnp.float32
-    kernel, bias = head_of(emulator._state)
     return Problem(
         features=jnp.asarray(emulator.features(galaxy.mge)),
         qobs_min=f32(galaxy.mge.qobs_min),
@@ -139,8 +137,6 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
         bounds=jnp.asarray(bounds, f32),
         model_error_frac=f32(frac),
         error_modes=jnp.asarray(modes, f32),
-        head_kernel=jnp.asarray(kernel, f32),
-        head_bias=jnp.asarray(bias, f32),
     )
 
 

@@ -46,9 +46,9 @@ class Problem(NamedTuple):
     error_modes : array, shape (n_bins, n_modes)
         Correlated emulator error (:mod:`jaxjam.error_model`): column k times the model Vrms is
         one mode of the error, of unit amplitude; zeros to ignore.
-    head_kernel, head_bias : array, shape (mlp_width, 2 n_nodes + 1) and (2 n_nodes + 1,)
-        The network head used for this galaxy: the emulator's own, or one refined against
-        jampy (:mod:`jaxjam.inference.refine`).
+    head_kernel, head_bias : array, shape (mlp_width, 2 n_nodes + 1) and (2 n_nodes + 1,), optional
+        A network head refined for this galaxy against jampy (:mod:`jaxjam.inference.refine`);
+        ``None`` (the default) uses the emulator's own, shared by every galaxy of a batch.
     """
 
     features: jax.Array
@@ -60,14 +60,15 @@ class Problem(NamedTuple):
     bounds: jax.Array
     model_error_frac: float
     error_modes: jax.Array
-    head_kernel: jax.Array
-    head_bias: jax.Array
+    head_kernel: jax.Array | None = None
+    head_bias: jax.Array | None = None
 
 
 def model_vrms(maps_fn, state, problem: Problem, theta):
     """Model Vrms² (km/s)² at the bins and P(physical) for parameters θ (constrained)."""
     q_int, ratio, log10_mbh, log10_ml = theta
-    state = with_head(state, problem.head_kernel, problem.head_bias)
+    if problem.head_kernel is not None:
+        state = with_head(state, problem.head_kernel, problem.head_bias)
     A, B, p_phys = maps_fn(state, problem.features, q_int, ratio, problem.qobs_min)
     v2 = apply_operator(problem.operator, A, B, 10.0**log10_ml, 10.0**log10_mbh)
     return v2, p_phys
