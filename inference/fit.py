@@ -23,6 +23,7 @@ import numpy as np
 from jaxjam.emulator import Emulator
 from jaxjam.error_model import N_MODES, bin_modes, select
 from jaxjam.forward import BinOperator, bin_operator
+from jaxjam.fused import fold_b_head
 from jaxjam.inference.diagnostics import check_convergence, summarize, to_datatree
 from jaxjam.inference.likelihood import Problem, log_posterior, model_vrms
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
@@ -30,6 +31,7 @@ from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
 from jaxjam.inference.refine import refine_head
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
+from jaxjam.network import head_of
 from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
 
@@ -131,6 +133,7 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
         features=jnp.asarray(emulator.features(galaxy.mge)),
         qobs_min=f32(galaxy.mge.qobs_min),
         operator=jax.tree.map(lambda a: jnp.asarray(a, f32), op),
+        folded_b=fold_b_head(emulator.normalization, op, *head_of(emulator._state)),
         vrms_kms=jnp.asarray(kin.vrms_kms, f32),
         vrms_err_kms=jnp.asarray(kin.vrms_err_kms, f32),
         mask=jnp.ones(kin.vrms_kms.size, f32),
@@ -158,6 +161,7 @@ def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, config:
     s = ref.error_scale
     problem = problem._replace(
         head_kernel=jnp.asarray(ref.kernel), head_bias=jnp.asarray(ref.bias),
+        folded_b=fold_b_head(emulator.normalization, problem.operator, ref.kernel, ref.bias),
         model_error_frac=problem.model_error_frac * s, error_modes=problem.error_modes * s,
     )  # fmt: skip
     return problem, info
@@ -186,22 +190,23 @@ def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, n
     return residual_std, bin_modes(r_re, theta, emulator.grid, mode_std)
 
 
-def _pipeline(maps_fn, nuts: NUTSConfig):
+def _pipeline(bins_fn, nuts: NUTSConfig):
     """The whole fit of one problem as a pure function (key, problem) → (θ draws, trace, Vrms)."""
 
     def run(key, problem: Problem, state):
         def logdensity(u):
-            return log_posterior(maps_fn, state, problem, u)
+            return log_posterior(bins_fn, state, problem, u)
 
         k_init, k_lap, k_run = jax.random.split(key, 3)
-        init, _ = initial_positions(logdensity, k_init, nuts.n_chains, len(PARAM_NAMES),
+        climbs = max(nuts.n_chains, nuts.n_map_starts) if nuts.n_map_steps > 0 else nuts.n_chains
+        init, _ = initial_positions(logdensity, k_init, climbs, len(PARAM_NAMES),
                                     nuts.n_init_candidates)  # fmt: skip
         imm = None
         if nuts.n_map_steps > 0:
             init, imm = laplace_start(logdensity, k_lap, init, nuts)
         trace = sample_chains(logdensity, k_run, init, nuts, imm)
         theta = jax.vmap(jax.vmap(lambda u: to_constrained(u, problem.bounds)[0]))(trace.position)
-        v2 = jax.vmap(jax.vmap(lambda t: model_vrms(maps_fn, state, problem, t)[0]))(theta)
+        v2 = jax.vmap(jax.vmap(lambda t: model_vrms(bins_fn, state, problem, t)[0]))(theta)
         return theta, trace, jnp.sqrt(jnp.clip(v2, 0.0))
 
     return run
@@ -223,7 +228,7 @@ def _batched(run, galaxies_per_step: int | None):
     return mapped
 
 
-def _compile(maps_fn, nuts: NUTSConfig, batched, progress: bool, key, problem, state):
+def _compile(bins_fn, nuts: NUTSConfig, batched, progress: bool, key, problem, state):
     """AOT-compile the pipeline once per (network, sampler settings, array shapes).
 
     ``batched`` is False for one galaxy, or ``(True, galaxies_per_step)`` (see
@@ -231,9 +236,9 @@ def _compile(maps_fn, nuts: NUTSConfig, batched, progress: bool, key, problem, s
     (its top-level scans: the optimiser, the warm-up and the sampling each show a bar).
     """
     shapes = jax.tree.map(lambda a: (jnp.shape(a), jnp.result_type(a)), (key, problem))
-    sig = (id(maps_fn), nuts, batched, progress, str(shapes))
+    sig = (id(bins_fn), nuts, batched, progress, str(shapes))
     if sig not in _COMPILED:
-        run = _pipeline(maps_fn, nuts)
+        run = _pipeline(bins_fn, nuts)
         run = _batched(run, batched[1]) if batched else run
 
         with warnings.catch_warnings():
@@ -247,7 +252,7 @@ def _compile(maps_fn, nuts: NUTSConfig, batched, progress: bool, key, problem, s
 def _execute(emulator: Emulator, nuts: NUTSConfig, batched, progress: bool, key, problem):
     """Compile (cached) and run the pipeline; return its outputs and both timings (s)."""
     t0 = time.perf_counter()
-    compiled = _compile(emulator.maps_fn, nuts, batched, progress, key, problem, emulator._state)
+    compiled = _compile(emulator.bins_fn, nuts, batched, progress, key, problem, emulator._state)
     t_compile = time.perf_counter() - t0
     _say(progress, f"sampling: {nuts.n_chains} chains × ({nuts.n_warmup} warm-up + "
                    f"{nuts.n_samples} draws){' per galaxy' if batched else ''} ...")  # fmt: skip
@@ -358,8 +363,11 @@ def _pad_problem(p: Problem, n_bins: int, n_in: int) -> Problem:
         op.inner.slope_dlogr,
     )
     operator = BinOperator(rows(op.w_a), rows(op.w_b), g_inner, inner, op.unit_kms2, op.lum_lsun)
+    fb = p.folded_b
+    folded_b = fb._replace(kernel=rows(fb.kernel.T).T, bias=rows(fb.bias))
     return p._replace(
         operator=operator,
+        folded_b=folded_b,
         error_modes=rows(p.error_modes),
         vrms_kms=rows(p.vrms_kms, 1.0),
         vrms_err_kms=rows(p.vrms_err_kms, 1.0),

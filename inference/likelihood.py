@@ -1,9 +1,10 @@
 """The log-posterior of one galaxy: a pure JAX function of the unconstrained parameters.
 
-Per evaluation: the MLP on the cached CNN features, the fixed forward operator
-(:func:`jaxjam.forward.apply_operator`: two small matmuls), the analytic M/L and M_BH scalings
-and a Gaussian likelihood. The photometry's CNN features and the operator are computed once,
-when the :class:`Problem` is built.
+Per evaluation: the MLP on the cached CNN features, fused with the fixed forward operator
+(:mod:`jaxjam.fused`: the A head and W_A, and the B head folded into W_B), the analytic M/L and
+M_BH scalings and a Gaussian likelihood. The photometry's CNN features, the operator and the
+folded B head are computed once, when the :class:`Problem` is built. The gradient is one
+forward-mode pass through the network (its two inputs are q_int and ratio).
 
 Where the emulator says JAM has no physical solution (P(physical) < 0.5, or Vrms² ≤ 0 at a bin),
 the density is zero (log-density −inf): such parameters are never extrapolated.
@@ -16,7 +17,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxjam.forward import BinOperator, apply_operator
+from jaxjam.forward import BinOperator
+from jaxjam.fused import FoldedB
 from jaxjam.inference.priors import to_constrained
 from jaxjam.network import with_head
 
@@ -34,6 +36,9 @@ class Problem(NamedTuple):
         The MGE's q'min.
     operator : BinOperator
         Forward operator of the bins (PSF, geometry, distance).
+    folded_b : FoldedB
+        The network's B head folded into the operator (:func:`jaxjam.fused.fold_b_head`),
+        from the same head that the fit uses (the emulator's, or ``head_kernel``).
     vrms_kms, vrms_err_kms : array, shape (n_bins,)
         Data and 1σ errors, km/s.
     mask : array, shape (n_bins,)
@@ -54,6 +59,7 @@ class Problem(NamedTuple):
     features: jax.Array
     qobs_min: float
     operator: BinOperator
+    folded_b: FoldedB
     vrms_kms: jax.Array
     vrms_err_kms: jax.Array
     mask: jax.Array
@@ -64,24 +70,30 @@ class Problem(NamedTuple):
     head_bias: jax.Array | None = None
 
 
-def model_vrms(maps_fn, state, problem: Problem, theta):
-    """Model Vrms² (km/s)² at the bins and P(physical) for parameters θ (constrained)."""
+def model_vrms(bins_fn, state, problem: Problem, theta):
+    """Model Vrms² (km/s)² at the bins and P(physical) for parameters θ (constrained).
+
+    ``bins_fn`` is the emulator's :attr:`~jaxjam.emulator.Emulator.bins_fn` and ``state`` its
+    ``nnx.split`` state.
+    """
     q_int, ratio, log10_mbh, log10_ml = theta
     if problem.head_kernel is not None:
         state = with_head(state, problem.head_kernel, problem.head_bias)
-    A, B, p_phys = maps_fn(state, problem.features, q_int, ratio, problem.qobs_min)
-    v2 = apply_operator(problem.operator, A, B, 10.0**log10_ml, 10.0**log10_mbh)
+    op = problem.operator
+    a, b, p_phys = bins_fn(state, problem.folded_b, op, problem.features, problem.qobs_min,
+                           q_int, ratio)  # fmt: skip
+    v2 = op.unit_kms2 * (10.0**log10_ml * a + (10.0**log10_mbh / op.lum_lsun) * b)
     return v2, p_phys
 
 
-def log_likelihood(maps_fn, state, problem: Problem, theta):
+def log_likelihood(bins_fn, state, problem: Problem, theta):
     """Gaussian log-likelihood of the data (−inf where JAM has no physical solution).
 
     The covariance of data − model is ``D + U Uᵀ``: D holds the data errors and the independent
     model error, and ``U = v · error_modes`` the correlated model error, marginalised over its
     mode amplitudes with the Woodbury identity (a small ``n_modes × n_modes`` solve).
     """
-    v2, p_phys = model_vrms(maps_fn, state, problem, theta)
+    v2, p_phys = model_vrms(bins_fn, state, problem, theta)
     ok = v2 > 0
     physical = (p_phys >= 0.5) & jnp.all(ok | (problem.mask == 0))
     v = jnp.sqrt(jnp.where(ok, v2, 1.0))
@@ -100,10 +112,10 @@ def log_likelihood(maps_fn, state, problem: Problem, theta):
     return jnp.where(physical, ll, -jnp.inf)
 
 
-def log_posterior(maps_fn, state, problem: Problem, u):
+def log_posterior(bins_fn, state, problem: Problem, u):
     """Log-posterior density of the unconstrained parameters ``u`` (shape (4,)), up to a constant.
 
     Uniform priors in θ become, in u, the log-Jacobian of the logit transform.
     """
     theta, log_jac = to_constrained(u, problem.bounds)
-    return log_likelihood(maps_fn, state, problem, theta) + log_jac
+    return log_likelihood(bins_fn, state, problem, theta) + log_jac

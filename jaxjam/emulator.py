@@ -17,6 +17,7 @@ import numpy as np
 from flax import nnx
 
 from jaxjam.checkpoint import load_model
+from jaxjam.fused import make_bins_fn
 from jaxjam.geometry import RATIO_RANGE, check_q_int
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
@@ -39,8 +40,9 @@ class Emulator:
     """A trained emulator with its normalisation, grid and validity domain.
 
     Use :meth:`load`. Arrays returned are NumPy; the jitted pure functions are in
-    :attr:`maps_fn`, :attr:`features_fn` and :attr:`hidden_fn` (the MLP's last hidden
-    layer) for use inside JAX code.
+    :attr:`maps_fn`, :attr:`features_fn`, :attr:`hidden_fn` (the MLP's last hidden
+    layer) and :attr:`bins_fn` (the network fused with a data set's operator, as a fit
+    evaluates it: :mod:`jaxjam.fused`) for use inside JAX code.
     """
 
     def __init__(self, model, normalization, metadata: dict):
@@ -67,6 +69,7 @@ class Emulator:
             return nnx.merge(graphdef, state).last_hidden(features, scalars)
 
         self.features_fn = jax.jit(features_fn)
+        self.bins_fn = jax.jit(make_bins_fn(graphdef, norm))
         self.maps_fn = jax.jit(maps_fn)
         self.hidden_fn = jax.jit(hidden_fn)
 

@@ -104,6 +104,38 @@ class EmulatorNet(nnx.Module):
             x = nnx.gelu(layer(x))
         return x
 
+    def last_hidden_jvp(self, features, scalars, scalar_tangents):
+        """:meth:`last_hidden` and its derivatives along ``k`` directions of the scalars.
+
+        Forward-mode differentiation with the tangents stacked under the value, so that each
+        linear layer is a single (1 + k)-row matmul: its weights are read once for the value
+        and all ``k`` derivatives, where reverse mode reads them twice (forward and backward
+        pass). A fit differentiates along k = 2 inputs (q_int, ratio), and at one or a few
+        chains the MLP's cost is reading its weights. The activation's JVP is JAX's own.
+
+        Parameters
+        ----------
+        features : array, shape (n_features,)
+        scalars : array, shape (N_SCALARS,)
+        scalar_tangents : array, shape (k, N_SCALARS)
+
+        Returns
+        -------
+        h : array, shape (mlp_width,)
+        dh : array, shape (k, mlp_width)
+            ``dh[i]`` is the derivative of ``h`` along ``scalar_tangents[i]``.
+        """
+        x = jnp.concatenate([features, scalars])
+        zeros = jnp.zeros((scalar_tangents.shape[0], features.shape[-1]), x.dtype)
+        dx = jnp.concatenate([zeros, scalar_tangents], axis=1)
+        for layer in self.hidden:
+            z = jnp.concatenate([x[None], dx]) @ layer.kernel[...]
+            x, dx = jax.vmap(
+                lambda t, z0=z[0] + layer.bias[...]: jax.jvp(nnx.gelu, (z0,), (t,)),
+                out_axes=(None, 0),
+            )(z[1:])
+        return x, dx
+
     def decode(self, features, scalars):
         """Features (..., n_features) and standardised scalars (..., N_SCALARS) →
         ``(z_a, z_b, logit_physical)`` with shapes (..., n_r, n_theta) ×2 and (...)."""

@@ -32,6 +32,7 @@ __all__ = [
     "bins_to_model_frame",
     "inner_points",
     "inner_power_law",
+    "inner_power_law_rows",
     "interpolation_matrix",
     "polar_spline",
 ]
@@ -220,10 +221,16 @@ def inner_power_law(nodes, inner: InnerPoints):
     array, shape (n_in,)
         Values at the inner points; the slope is clipped to [-3, 3].
     """
+    return inner_power_law_rows(nodes[0], nodes[INNER_SLOPE_NODE], inner)
+
+
+def inner_power_law_rows(row_0, row_k, inner: InnerPoints):
+    """:func:`inner_power_law` from the two node rows it uses: ``row_0`` (radius r_min) and
+    ``row_k`` (node :data:`INNER_SLOPE_NODE`), each shape (n_theta,)."""
     import jax.numpy as jnp
 
     tiny = 1e-30
-    v0 = inner.theta_weights @ nodes[0]
-    vk = inner.theta_weights @ nodes[INNER_SLOPE_NODE]
+    v0 = inner.theta_weights @ row_0
+    vk = inner.theta_weights @ row_k
     slope = jnp.log(jnp.maximum(vk, tiny) / jnp.maximum(v0, tiny)) / inner.slope_dlogr
     return v0 * jnp.exp(jnp.clip(slope, -3.0, 3.0) * inner.dlogr)

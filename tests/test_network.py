@@ -84,6 +84,21 @@ def test_gradients_in_q_int_and_ratio_match_finite_differences(model, norm):
     np.testing.assert_allclose(batch[0], grad, rtol=1e-5)
 
 
+def test_last_hidden_jvp_is_jax_jvp(model):
+    """The stacked forward-mode pass equals JAX's own JVP of :meth:`last_hidden`, direction by
+    direction, and its value is the plain forward pass."""
+    rng = np.random.default_rng(2)
+    feats = jnp.asarray(rng.normal(size=16), jnp.float32)
+    scal = jnp.asarray(rng.normal(size=N_SCALARS), jnp.float32)
+    dirs = jnp.asarray(rng.normal(size=(3, N_SCALARS)), jnp.float32)
+    h, dh = model.last_hidden_jvp(feats, scal, dirs)
+    np.testing.assert_allclose(h, model.last_hidden(feats, scal), rtol=1e-5, atol=1e-6)
+    assert dh.shape == (3, h.shape[0])
+    for d, got in zip(dirs, dh, strict=True):
+        _, ref = jax.jvp(lambda s: model.last_hidden(feats, s), (scal,), (d,))
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5 * float(jnp.abs(ref).max()))
+
+
 def test_jam_scalars():
     s = jam_scalars(np.array([0.2, 0.5]), np.array([0.7, 1.3]), np.array([0.6, 0.6]))
     assert s.shape == (2, N_SCALARS)

@@ -138,9 +138,9 @@ def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
 
 def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=THETA_M32) -> dict:
     """One value-and-gradient of the log-posterior: as a jitted call from Python; as it runs
-    inside the sampler (``n_loop`` evaluations in one compiled ``fori_loop``); and per chain
-    when 4 chains are vmapped, as in the demo (at batch 1 the cost is reading the weights,
-    which the chains share)."""
+    inside the sampler (``n_loop`` evaluations in one compiled ``fori_loop``: one chain, as
+    the demo's chains run on a CPU); and per chain when 4 chains are vmapped, as they run on
+    an accelerator (the chains share each read of the weights)."""
     from jaxjam.inference.likelihood import log_posterior
     from jaxjam.inference.priors import to_unconstrained
 
@@ -148,7 +148,7 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
     u0 = to_unconstrained(jnp.asarray(theta, jnp.float32), problem.bounds)
 
     def vg(u, state, prob):
-        return jax.value_and_grad(lambda v: log_posterior(emulator.maps_fn, state, prob, v))(u)
+        return jax.value_and_grad(lambda v: log_posterior(emulator.bins_fn, state, prob, v))(u)
 
     call = jax.jit(vg)
     per_call = time_call(lambda: jax.block_until_ready(call(u0, state, problem)), 10, 2000,
