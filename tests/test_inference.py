@@ -120,7 +120,7 @@ def test_empty_bin_set():
 def test_log_posterior_finite_with_finite_gradient(emu, m32_galaxy):
     prob = build_problem(emu, m32_galaxy, FitConfig())
     u = to_unconstrained(jnp.array([0.4, 0.85, 6.3, 0.15]), prob.bounds)
-    lp, g = jax.value_and_grad(lambda v: log_posterior(emu.maps_fn, emu._state, prob, v))(u)
+    lp, g = jax.value_and_grad(lambda v: log_posterior(emu.bins_fn, emu._state, prob, v))(u)
     assert np.isfinite(lp) and np.all(np.isfinite(g))
 
 
@@ -129,7 +129,7 @@ def test_likelihood_matches_emulator_prediction(emu, m32_galaxy):
     g = m32_galaxy
     prob = build_problem(emu, g, FitConfig(model_error=False))
     theta = jnp.array([0.4, 0.85, 6.3, 0.15])
-    ll = float(log_likelihood(emu.maps_fn, emu._state, prob, theta))
+    ll = float(log_likelihood(emu.bins_fn, emu._state, prob, theta))
     k = g.kinematics
     v = emu.predict_vrms(g.mge, 0.7, 0.4, 0.85, 10**0.15, 10**6.3, k.x_arcsec, k.y_arcsec, psf=AO)
     ref = -0.5 * np.sum(
@@ -150,14 +150,14 @@ def test_correlated_model_error_is_the_dense_gaussian(emu, m32_galaxy):
     modes = 0.02 * rng.standard_normal((175, 6))
     prob = prob._replace(model_error_frac=jnp.float32(0.01), error_modes=jnp.asarray(modes))
     theta = jnp.array([0.4, 0.85, 6.3, 0.15])
-    ll = float(log_likelihood(emu.maps_fn, emu._state, prob, theta))
-    v = np.sqrt(np.asarray(model_vrms(emu.maps_fn, emu._state, prob, theta)[0], float))
+    ll = float(log_likelihood(emu.bins_fn, emu._state, prob, theta))
+    v = np.sqrt(np.asarray(model_vrms(emu.bins_fn, emu._state, prob, theta)[0], float))
     k = m32_galaxy.kinematics
     u = v[:, None] * modes
     cov = np.diag(k.vrms_err_kms**2 + (0.01 * v) ** 2) + u @ u.T
     ref = multivariate_normal(v, cov).logpdf(k.vrms_kms)
     np.testing.assert_allclose(ll, ref, rtol=1e-4)
-    assert abs(ref - float(log_likelihood(emu.maps_fn, emu._state, prob._replace(
+    assert abs(ref - float(log_likelihood(emu.bins_fn, emu._state, prob._replace(
         error_modes=jnp.zeros((175, 6))), theta))) > 1.0  # the modes matter  # fmt: skip
 
 
@@ -180,11 +180,11 @@ def test_fit_uses_the_measured_error_modes(emu, m32_galaxy):
 def test_unphysical_region_has_zero_density(emu, m32_galaxy):
     prob = build_problem(emu, m32_galaxy, FitConfig())
 
-    def unphysical_maps(state, features, q, r, qmin):
-        A, B, _ = emu.maps_fn(state, features, q, r, qmin)
-        return A, B, jnp.float32(0.2)  # the emulator's physicality output says "no solution"
+    def unphysical(*args):
+        a, b, _ = emu.bins_fn(*args)
+        return a, b, jnp.float32(0.2)  # the emulator's physicality output says "no solution"
 
-    ll = log_likelihood(unphysical_maps, emu._state, prob, jnp.array([0.4, 0.85, 6.3, 0.15]))
+    ll = log_likelihood(unphysical, emu._state, prob, jnp.array([0.4, 0.85, 6.3, 0.15]))
     assert ll == -np.inf
 
 
@@ -192,12 +192,66 @@ def test_padding_does_not_change_the_density(emu, m32_galaxy):
     prob = build_problem(emu, _subset(m32_galaxy, slice(0, 60)), FitConfig())
     padded = _pad_problem(prob, 175, prob.operator.g_inner.shape[1] + 5)
     for u in jax.random.normal(jax.random.key(0), (5, 4)):
-        a = log_posterior(emu.maps_fn, emu._state, prob, u)
-        b = log_posterior(emu.maps_fn, emu._state, padded, u)
+        a = log_posterior(emu.bins_fn, emu._state, prob, u)
+        b = log_posterior(emu.bins_fn, emu._state, padded, u)
         np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- sampling and outputs
+
+
+def test_laplace_covariance_is_a_safe_metric():
+    from jaxjam.inference.nuts import laplace_covariance
+
+    h = jnp.array([[50.0, 19.0], [19.0, 10.0]])  # positive definite: the exact inverse
+    np.testing.assert_allclose(laplace_covariance(h), np.linalg.inv(h), rtol=1e-4)
+    for bad in (jnp.array([[1.0, 3.0], [3.0, 1.0]]), jnp.array([[jnp.nan, 0.0], [0.0, 1.0]]),
+                jnp.array([[1e9, 0.0], [0.0, 1e-9]])):  # fmt: skip
+        cov = np.asarray(laplace_covariance(bad))
+        assert np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > 0)
+        assert np.all((np.diag(cov) >= 1e-6 * (1 - 1e-5)) & (np.diag(cov) <= 1 + 1e-5))
+
+
+def test_laplace_start_takes_the_highest_of_several_climbs():
+    """The best prior draw lies in the basin of a minor mode (log density −20 at u₀ = +2);
+    a climb from a worse draw reaches the main one (0 at u₀ = −2). The chains must start
+    around the main mode, as on M32, where one climb ended in a minor mode for one seed in four.
+    """
+    from jaxjam.inference.nuts import laplace_start
+
+    def logdensity(u):
+        main = -0.5 * ((u[0] + 2.0) / 0.4) ** 2
+        minor = -20.0 - 0.5 * (u[0] - 2.0) ** 2
+        return jnp.where(u[0] < 0, main, minor) - 0.5 * u[1] ** 2
+
+    starts = jnp.array([[2.0, 0.5], [-5.0, -0.5]])
+    assert logdensity(starts[0]) > logdensity(starts[1])  # the best draw is in the minor basin
+    pos, imm = laplace_start(logdensity, jax.random.key(0), starts, NUTSConfig(n_chains=4))
+    assert pos.shape == (4, 2) and imm.shape == (2, 2)  # dense by default
+    assert np.all(np.asarray(pos[:, 0]) < 0), pos  # over-dispersed (2σ) but in the main basin
+    np.testing.assert_allclose(imm, np.diag([0.4**2, 1.0]), rtol=0.05, atol=1e-3)
+
+
+def test_dense_metric_samples_a_correlated_gaussian_in_fewer_steps():
+    """On a Gaussian as correlated as M_BH and M/L are in M32 (ρ = 0.95), both metrics recover
+    its moments; the dense one needs fewer leapfrog steps per draw."""
+    from jaxjam.inference.nuts import sample_chains
+
+    cov = jnp.array([[1.0, 0.95 * 0.1], [0.95 * 0.1, 0.01]])
+    prec = jnp.linalg.inv(cov)
+
+    def logdensity(x):
+        return -0.5 * x @ prec @ x
+
+    steps = {}
+    for dense in (True, False):
+        cfg = NUTSConfig(n_warmup=300, n_samples=500, dense_mass=dense)
+        trace = sample_chains(logdensity, jax.random.key(0), jnp.zeros((4, 2)), cfg)
+        x = np.asarray(trace.position).reshape(-1, 2)
+        assert np.all(np.abs(x.mean(0)) < 0.15 * np.sqrt(np.diag(cov))), x.mean(0)
+        np.testing.assert_allclose(np.cov(x.T), cov, rtol=0.2, atol=0.02 * 0.1)
+        steps[dense] = float(np.mean(trace.n_steps))
+    assert steps[True] < 0.7 * steps[False], steps
 
 
 def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
@@ -253,7 +307,7 @@ def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
         post = r.datatree["posterior"]
         theta = jnp.stack([jnp.asarray(post[k].values[:, :2]) for k in PARAM_NAMES], axis=-1)
         v2, _ = jax.vmap(
-            jax.vmap(lambda t, prob=prob: model_vrms(emu.maps_fn, emu._state, prob, t))
+            jax.vmap(lambda t, prob=prob: model_vrms(emu.bins_fn, emu._state, prob, t))
         )(theta)
         pred = r.datatree["posterior_predictive"]["vrms_kms"].values[:, :2]
         np.testing.assert_allclose(pred, np.sqrt(v2), rtol=1e-4)
