@@ -212,9 +212,6 @@ def _pipeline(bins_fn, nuts: NUTSConfig):
     return run
 
 
-_COMPILED: dict = {}
-
-
 def _batched(run, galaxies_per_step: int | None):
     """``run`` over a leading galaxy axis: all galaxies vmapped in lockstep (``None``), or
     ``galaxies_per_step`` at a time with :func:`jax.lax.map`."""
@@ -228,37 +225,44 @@ def _batched(run, galaxies_per_step: int | None):
     return mapped
 
 
-def _compile(bins_fn, nuts: NUTSConfig, batched, progress: bool, key, problem, state):
-    """AOT-compile the pipeline once per (network, sampler settings, array shapes).
+def _compile(emulator: Emulator, nuts: NUTSConfig, batched, progress: bool, key, problem):
+    """AOT-compile the pipeline once per (emulator, sampler settings, array shapes).
+
+    The emulator's weights enter the program as constants, not arguments: XLA then lays out
+    each weight matrix for its small matmuls once, at compile time, where an argument is
+    re-packed at every step (measured: a 3-row 512² matmul in a while loop, 11.0 µs against
+    17.5 µs). The compiled programs are cached on the emulator, so they live as long as it.
 
     ``batched`` is False for one galaxy, or ``(True, galaxies_per_step)`` (see
     :func:`_batched`). With ``progress``, BlackJAX's progress bar is traced into the program
     (its top-level scans: the optimiser, the warm-up and the sampling each show a bar).
     """
+    cache = emulator.__dict__.setdefault("_compiled_fits", {})
     shapes = jax.tree.map(lambda a: (jnp.shape(a), jnp.result_type(a)), (key, problem))
-    sig = (id(bins_fn), nuts, batched, progress, str(shapes))
-    if sig not in _COMPILED:
-        run = _pipeline(bins_fn, nuts)
+    sig = (nuts, batched, progress, str(shapes))
+    if sig not in cache:
+        run = _pipeline(emulator.bins_fn, nuts)
         run = _batched(run, batched[1]) if batched else run
+        state = emulator._state
 
         with warnings.catch_warnings():
             # tracing runs no scan step, which the progress bar reports on exit
             warnings.filterwarnings("ignore", message="blackjax.progress_bar: no scan step")
             with _progress(progress):
-                _COMPILED[sig] = jax.jit(run).lower(key, problem, state).compile()
-    return _COMPILED[sig]
+                cache[sig] = jax.jit(lambda k, p: run(k, p, state)).lower(key, problem).compile()
+    return cache[sig]
 
 
 def _execute(emulator: Emulator, nuts: NUTSConfig, batched, progress: bool, key, problem):
     """Compile (cached) and run the pipeline; return its outputs and both timings (s)."""
     t0 = time.perf_counter()
-    compiled = _compile(emulator.bins_fn, nuts, batched, progress, key, problem, emulator._state)
+    compiled = _compile(emulator, nuts, batched, progress, key, problem)
     t_compile = time.perf_counter() - t0
     _say(progress, f"sampling: {nuts.n_chains} chains × ({nuts.n_warmup} warm-up + "
                    f"{nuts.n_samples} draws){' per galaxy' if batched else ''} ...")  # fmt: skip
     t0 = time.perf_counter()
     with _progress(progress):
-        out = jax.block_until_ready(compiled(key, problem, emulator._state))
+        out = jax.block_until_ready(compiled(key, problem))
     return out, t_compile, time.perf_counter() - t0
 
 

@@ -139,47 +139,57 @@ def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
 def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=THETA_M32) -> dict:
     """One value-and-gradient of the log-posterior: as a jitted call from Python; as it runs
     inside the sampler (``n_loop`` evaluations in one compiled ``fori_loop``: one chain, as
-    the demo's chains run on a CPU); and per chain when 4 chains are vmapped, as they run on
-    an accelerator (the chains share each read of the weights)."""
+    the demo's chains run on a CPU); the same with a per-galaxy head, as after the jampy
+    refinement (the head is then an argument of the program, not a constant); and per chain
+    when 4 chains are vmapped, as they run on an accelerator (the chains share each read of
+    the weights). As in a fit, the emulator's weights are constants of the compiled program
+    (:func:`jaxjam.inference.fit._compile`)."""
     from jaxjam.inference.likelihood import log_posterior
     from jaxjam.inference.priors import to_unconstrained
+    from jaxjam.network import head_of
 
     state = emulator._state
     u0 = to_unconstrained(jnp.asarray(theta, jnp.float32), problem.bounds)
 
-    def vg(u, state, prob):
+    def vg(u, prob):
         return jax.value_and_grad(lambda v: log_posterior(emulator.bins_fn, state, prob, v))(u)
 
     call = jax.jit(vg)
-    per_call = time_call(lambda: jax.block_until_ready(call(u0, state, problem)), 10, 2000,
-                         min_total_s)  # fmt: skip
+    per_call = time_call(lambda: jax.block_until_ready(call(u0, problem)), 10, 2000, min_total_s)
 
     @jax.jit
-    def loop(u, state, prob):
+    def loop(u, prob):
         def body(_, carry):
             u, acc = carry
-            value, grad = vg(u, state, prob)
+            value, grad = vg(u, prob)
             return u + 1e-6 * grad, acc + value  # data-dependent: nothing is hoisted
 
         return jax.lax.fori_loop(0, n_loop, body, (u, jnp.float32(0.0)))
 
-    in_loop = time_call(lambda: jax.block_until_ready(loop(u0, state, problem)), 3, 50,
-                        min_total_s)  # fmt: skip
+    in_loop = time_call(lambda: jax.block_until_ready(loop(u0, problem)), 3, 50, min_total_s)
+    kernel, bias = head_of(state)  # timing depends on the head's shape, not its values
+    refined = problem._replace(head_kernel=jnp.array(kernel), head_bias=jnp.array(bias))
+    in_loop_refined = time_call(lambda: jax.block_until_ready(loop(u0, refined)), 3, 50,
+                                min_total_s)  # fmt: skip
 
     @jax.jit
-    def chains(u, state, prob):  # the demo's 4 vmapped chains share one read of the weights
+    def chains(u, prob):  # 4 vmapped chains share one read of the weights
         def body(_, u):
-            return u + 1e-6 * jax.vmap(lambda v: vg(v, state, prob)[1])(u)
+            return u + 1e-6 * jax.vmap(lambda v: vg(v, prob)[1])(u)
 
         return jax.lax.fori_loop(0, n_loop, body, u)
 
     u4 = jnp.stack([u0 + 0.01 * i for i in range(4)])
-    four = time_call(lambda: jax.block_until_ready(chains(u4, state, problem)), 3, 50,
-                     min_total_s)  # fmt: skip
-    flops = compiled_flops(vg, u0, state, problem)
+    four = time_call(lambda: jax.block_until_ready(chains(u4, problem)), 3, 50, min_total_s)
+    flops = compiled_flops(vg, u0, problem)
     return {
         "per_call": per_call,
         "in_loop": {**in_loop, "n_loop": n_loop, "per_gradient_s": in_loop["median_s"] / n_loop},
+        "in_loop_refined_head": {
+            **in_loop_refined,
+            "n_loop": n_loop,
+            "per_gradient_s": in_loop_refined["median_s"] / n_loop,
+        },
         "in_loop_4_chains": {
             **four,
             "n_loop": n_loop,
