@@ -23,7 +23,7 @@ import numpy as np
 from jaxjam.emulator import Emulator
 from jaxjam.error_model import N_MODES, bin_modes, select
 from jaxjam.forward import BinOperator, bin_operator
-from jaxjam.fused import fold_b_head
+from jaxjam.fused import fold_b_head, split_head
 from jaxjam.inference.diagnostics import check_convergence, summarize, to_datatree
 from jaxjam.inference.likelihood import Problem, log_posterior, model_vrms
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
@@ -160,7 +160,7 @@ def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, config:
                    f"{ref.loo_rms_log_a:.2%} (leave-one-out)")  # fmt: skip
     s = ref.error_scale
     problem = problem._replace(
-        head_kernel=jnp.asarray(ref.kernel), head_bias=jnp.asarray(ref.bias),
+        head=split_head(ref.kernel, ref.bias),
         folded_b=fold_b_head(emulator.normalization, problem.operator, ref.kernel, ref.bias),
         model_error_frac=problem.model_error_frac * s, error_modes=problem.error_modes * s,
     )  # fmt: skip

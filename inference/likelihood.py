@@ -18,9 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxjam.forward import BinOperator
-from jaxjam.fused import FoldedB
+from jaxjam.fused import FoldedB, FusedHead
 from jaxjam.inference.priors import to_constrained
-from jaxjam.network import with_head
 
 __all__ = ["Problem", "log_likelihood", "log_posterior", "model_vrms"]
 
@@ -38,7 +37,7 @@ class Problem(NamedTuple):
         Forward operator of the bins (PSF, geometry, distance).
     folded_b : FoldedB
         The network's B head folded into the operator (:func:`jaxjam.fused.fold_b_head`),
-        from the same head that the fit uses (the emulator's, or ``head_kernel``).
+        from the same head that the fit uses (the emulator's, or ``head``).
     vrms_kms, vrms_err_kms : array, shape (n_bins,)
         Data and 1σ errors, km/s.
     mask : array, shape (n_bins,)
@@ -51,9 +50,10 @@ class Problem(NamedTuple):
     error_modes : array, shape (n_bins, n_modes)
         Correlated emulator error (:mod:`jaxjam.error_model`): column k times the model Vrms is
         one mode of the error, of unit amplitude; zeros to ignore.
-    head_kernel, head_bias : array, shape (mlp_width, 2 n_nodes + 1) and (2 n_nodes + 1,), optional
-        A network head refined for this galaxy against jampy (:mod:`jaxjam.inference.refine`);
-        ``None`` (the default) uses the emulator's own, shared by every galaxy of a batch.
+    head : FusedHead, optional
+        A network head refined for this galaxy against jampy (:mod:`jaxjam.inference.refine`),
+        split as a fit reads it (:func:`jaxjam.fused.split_head`); ``None`` (the default)
+        uses the emulator's own, shared by every galaxy of a batch.
     """
 
     features: jax.Array
@@ -66,8 +66,7 @@ class Problem(NamedTuple):
     bounds: jax.Array
     model_error_frac: float
     error_modes: jax.Array
-    head_kernel: jax.Array | None = None
-    head_bias: jax.Array | None = None
+    head: FusedHead | None = None
 
 
 def model_vrms(bins_fn, state, problem: Problem, theta):
@@ -77,11 +76,9 @@ def model_vrms(bins_fn, state, problem: Problem, theta):
     ``nnx.split`` state.
     """
     q_int, ratio, log10_mbh, log10_ml = theta
-    if problem.head_kernel is not None:
-        state = with_head(state, problem.head_kernel, problem.head_bias)
     op = problem.operator
-    a, b, p_phys = bins_fn(state, problem.folded_b, op, problem.features, problem.qobs_min,
-                           q_int, ratio)  # fmt: skip
+    a, b, p_phys = bins_fn(state, problem.head, problem.folded_b, op, problem.features,
+                           problem.qobs_min, q_int, ratio)  # fmt: skip
     v2 = op.unit_kms2 * (10.0**log10_ml * a + (10.0**log10_mbh / op.lum_lsun) * b)
     return v2, p_phys
 

@@ -36,7 +36,7 @@ from jaxjam.forward import BinOperator
 from jaxjam.physics import INNER_SLOPE_NODE, inner_power_law_rows
 from jaxjam.transforms import Normalization, jam_scalars
 
-__all__ = ["FoldedB", "fold_b_head", "make_bins_fn"]
+__all__ = ["FoldedB", "FusedHead", "fold_b_head", "make_bins_fn", "split_head"]
 
 
 class FoldedB(NamedTuple):
@@ -55,6 +55,35 @@ class FoldedB(NamedTuple):
     bias: jax.Array
     inner_kernel: jax.Array
     inner_bias: jax.Array
+
+
+class FusedHead(NamedTuple):
+    """What a fit reads of a network head per step besides the folded B part (a pytree).
+
+    Kept as separate, contiguous arrays: slicing them out of the full head inside the
+    sampler's loop would copy 2 MB per step when the head is an argument of the program (a
+    per-galaxy refined head), and that doubled the cost of a step.
+
+    Attributes
+    ----------
+    a_kernel, a_bias : array, shape (mlp_width, n_nodes) and (n_nodes,)
+        The standardised log A outputs.
+    logit_kernel, logit_bias : array, shape (mlp_width,) and ()
+        The physicality logit.
+    """
+
+    a_kernel: jax.Array
+    a_bias: jax.Array
+    logit_kernel: jax.Array
+    logit_bias: jax.Array
+
+
+def split_head(head_kernel, head_bias) -> FusedHead:
+    """:class:`FusedHead` of a full head, shapes (mlp_width, 2 n_nodes + 1) and
+    (2 n_nodes + 1,) (:func:`jaxjam.network.head_of`, or a refined one)."""
+    n = (head_kernel.shape[1] - 1) // 2
+    k, b = jnp.asarray(head_kernel), jnp.asarray(head_bias)
+    return FusedHead(k[:, :n], b[:n], k[:, -1], b[-1])  # new arrays, each contiguous
 
 
 def fold_b_head(norm: Normalization, op: BinOperator, head_kernel, head_bias) -> FoldedB:
@@ -98,21 +127,21 @@ def make_bins_fn(graphdef, norm: Normalization):
     Returns
     -------
     callable
-        ``bins_fn(state, folded_b, op, features, qobs_min, q_int, ratio) → (a, b, p_phys)``:
-        ``a`` and ``b`` of shape (n_bins,) (module docstring) and the probability that JAM
-        has a physical solution. ``state`` is the ``nnx.split`` state (its head may be a
-        refined one: ``folded_b`` must come from the same head); ``op`` supplies W_A and
-        the inner points. Differentiable in ``q_int`` and ``ratio`` (forward-mode rule).
+        ``bins_fn(state, head, folded_b, op, features, qobs_min, q_int, ratio) →
+        (a, b, p_phys)``: ``a`` and ``b`` of shape (n_bins,) (module docstring) and the
+        probability that JAM has a physical solution. ``state`` is the ``nnx.split`` state;
+        ``head`` a :class:`FusedHead` (a refined one), or ``None`` for the state's own;
+        ``folded_b`` must come from the same head; ``op`` supplies W_A and the inner points.
+        Differentiable in ``q_int`` and ``ratio`` (forward-mode rule).
     """
     n_r, n_theta = np.shape(norm.log_a_std)
-    n = n_r * n_theta
     log_a_std = jnp.asarray(norm.log_a_std).ravel()
     log_a_mean = jnp.asarray(norm.log_a_mean).ravel()
 
     def scalars_of(x, qobs_min):
         return norm.standardize_scalars(jam_scalars(x[0], x[1], qobs_min))
 
-    def evaluate(state, fb: FoldedB, op: BinOperator, features, qobs_min, x, n_tangents):
+    def evaluate(state, head, fb: FoldedB, op: BinOperator, features, qobs_min, x, n_tangents):
         """(a, b) with shape (1 + k, n_bins), value then derivatives along the first
         ``n_tangents`` = k inputs x, and p."""
         model = nnx.merge(graphdef, state)
@@ -120,10 +149,11 @@ def make_bins_fn(graphdef, norm: Normalization):
         ds = jax.jacfwd(scalars_of)(x, qobs_min).T[:n_tangents]  # (k, N_SCALARS)
         h, dh = model.last_hidden_jvp(features, s, ds)
         hs = jnp.concatenate([h[None], dh])  # (1 + k, width)
-        kernel, bias = model.head.kernel[...], model.head.bias[...]
+        if head is None:  # the emulator's own (constant-folded when the state is a constant)
+            head = split_head(model.head.kernel[...], model.head.bias[...])
         # A = exp(z_a σ + μ) at the nodes, and its derivatives: A · dz_a σ
-        z_a = hs @ kernel[:, :n]
-        log_a = (z_a[0] + bias[:n]) * log_a_std + log_a_mean
+        z_a = hs @ head.a_kernel
+        log_a = (z_a[0] + head.a_bias) * log_a_std + log_a_mean
         a_nodes = jnp.exp(log_a)
         a_all = jnp.concatenate([a_nodes[None], a_nodes * z_a[1:] * log_a_std])
         # B: the folded head gives W_B @ B directly; the two inner rows, for the power law
@@ -133,12 +163,12 @@ def make_bins_fn(graphdef, norm: Normalization):
         a_rows = a_all.reshape(-1, n_r, n_theta)[:, jnp.r_[0, INNER_SLOPE_NODE]]
         a_bins = a_all @ op.w_a.T + _inner(a_rows, op) @ op.g_inner.T
         b_bins = b_all + _inner(b_rows, op) @ op.g_inner.T
-        logit = h @ kernel[:, -1] + bias[-1]
+        logit = h @ head.logit_kernel + head.logit_bias
         return a_bins, b_bins, jax.nn.sigmoid(logit)
 
     @jax.custom_jvp
-    def bins_x(state, fb, op, features, qobs_min, x):
-        a, b, p = evaluate(state, fb, op, features, qobs_min, x, 0)
+    def bins_x(state, head, fb, op, features, qobs_min, x):
+        a, b, p = evaluate(state, head, fb, op, features, qobs_min, x, 0)
         return a[0], b[0], p
 
     def _bins_x_jvp(primals, tangents):
@@ -155,8 +185,8 @@ def make_bins_fn(graphdef, norm: Normalization):
 
     bins_x.defjvp(_bins_x_jvp, symbolic_zeros=True)
 
-    def bins_fn(state, folded_b, op, features, qobs_min, q_int, ratio):
-        return bins_x(state, folded_b, op, features, qobs_min, jnp.stack([q_int, ratio]))
+    def bins_fn(state, head, folded_b, op, features, qobs_min, q_int, ratio):
+        return bins_x(state, head, folded_b, op, features, qobs_min, jnp.stack([q_int, ratio]))
 
     return bins_fn
 

@@ -12,7 +12,7 @@ import pytest
 from jaxjam.demo import M32_PSF, m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.forward import apply_operator, bin_operator
-from jaxjam.fused import fold_b_head
+from jaxjam.fused import fold_b_head, split_head
 from jaxjam.inference import FitConfig, build_problem
 from jaxjam.inference.likelihood import log_posterior
 from jaxjam.network import head_of, with_head
@@ -31,7 +31,8 @@ def galaxy():
 def _reference_bins(emu):
     """(a, b, p) from the node maps and the operator, as before the fusion."""
 
-    def bins(state, folded_b, op, features, qobs_min, q_int, ratio):
+    def bins(state, head, folded_b, op, features, qobs_min, q_int, ratio):
+        assert head is None  # pass a refined head in the state, B columns included
         A, B, p = emu.maps_fn(state, features, q_int, ratio, qobs_min)
         a = apply_operator(op, A, B, 1.0, 0.0) / op.unit_kms2
         b = apply_operator(op, A, B, 0.0, op.lum_lsun) / op.unit_kms2
@@ -59,14 +60,16 @@ def test_fused_bins_equal_the_operator_on_the_maps(emu, galaxy, psf, head):
         rng = np.random.default_rng(1)
         kernel = kernel + 0.01 * rng.standard_normal(kernel.shape).astype(np.float32)
         bias = bias + 0.05 * rng.standard_normal(bias.shape).astype(np.float32)
-    state = with_head(emu._state, kernel, bias)
     fb = fold_b_head(emu.normalization, op, kernel, bias)
+    head = split_head(kernel, bias) if head == "refined" else None
     features = jnp.asarray(emu.features(galaxy.mge))
     qmin = jnp.float32(galaxy.mge.qobs_min)
     for q_int, ratio in [(0.3, 0.95), (0.5, 0.7), (0.2, 1.0)]:
-        args = (state, fb, op32, features, qmin, jnp.float32(q_int), jnp.float32(ratio))
-        got = emu.bins_fn(*args)
-        ref = _reference_bins(emu)(*args)
+        args = (head, fb, op32, features, qmin, jnp.float32(q_int), jnp.float32(ratio))
+        got = emu.bins_fn(emu._state, *args)
+        # the reference gets the whole head, B columns included
+        state = with_head(emu._state, kernel, bias)
+        ref = _reference_bins(emu)(state, None, *args[1:])
         for g, r in zip(got, ref, strict=True):
             np.testing.assert_allclose(g, r, rtol=2e-5, atol=1e-6 * float(jnp.max(jnp.abs(r))))
 
@@ -95,7 +98,7 @@ def test_derivatives_it_does_not_define_are_refused(emu, galaxy):
     prob = build_problem(emu, galaxy, FitConfig())
 
     def total(features):
-        a, b, _ = emu.bins_fn(emu._state, prob.folded_b, prob.operator, features,
+        a, b, _ = emu.bins_fn(emu._state, None, prob.folded_b, prob.operator, features,
                               prob.qobs_min, jnp.float32(0.4), jnp.float32(0.8))  # fmt: skip
         return jnp.sum(a + b)
 

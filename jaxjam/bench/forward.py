@@ -144,6 +144,7 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
     when 4 chains are vmapped, as they run on an accelerator (the chains share each read of
     the weights). As in a fit, the emulator's weights are constants of the compiled program
     (:func:`jaxjam.inference.fit._compile`)."""
+    from jaxjam.fused import split_head
     from jaxjam.inference.likelihood import log_posterior
     from jaxjam.inference.priors import to_unconstrained
     from jaxjam.network import head_of
@@ -168,7 +169,7 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
 
     in_loop = time_call(lambda: jax.block_until_ready(loop(u0, problem)), 3, 50, min_total_s)
     kernel, bias = head_of(state)  # timing depends on the head's shape, not its values
-    refined = problem._replace(head_kernel=jnp.array(kernel), head_bias=jnp.array(bias))
+    refined = problem._replace(head=split_head(kernel, bias))
     in_loop_refined = time_call(lambda: jax.block_until_ready(loop(u0, refined)), 3, 50,
                                 min_total_s)  # fmt: skip
 
