@@ -27,7 +27,7 @@ from jaxjam.data_gen.jam_labels import component_maps
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges
 from jaxjam.emulator import Emulator
 from jaxjam.evaluation import vrms_errors
-from jaxjam.inference import PriorBounds
+from jaxjam.inference import FitConfig, PriorBounds
 from jaxjam.inference.refine import refine_head
 from jaxjam.network import with_head
 
@@ -73,7 +73,7 @@ def galaxy_errors(emu, name, mge, rng, n_maps, n_tests, seed) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=5, help="sampler photometries besides the real ones")
-    ap.add_argument("--maps", type=int, default=12)
+    ap.add_argument("--maps", type=int, default=FitConfig().refine_maps)
     ap.add_argument("--tests", type=int, default=3)
     ap.add_argument("--seed", type=int, default=300)
     args = ap.parse_args()

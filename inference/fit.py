@@ -89,7 +89,7 @@ class FitConfig:
     seed: int = 0
     model_error: bool = True
     step_arcsec: float | None = None
-    refine_maps: int = 12
+    refine_maps: int = 20
 
     def __post_init__(self):
         if self.refine_maps != 0 and self.refine_maps < 3:

@@ -306,7 +306,7 @@ def predict(
 @click.option(
     "--refine-maps",
     type=int,
-    default=12,
+    default=20,  # FitConfig.refine_maps (tests check that they agree)
     show_default=True,
     help="jampy maps on which the emulator is refined for this galaxy before the fit (about 1 s "
     "each; 0: none).",

@@ -331,6 +331,15 @@ def test_cli_fit_writes_the_contract(tmp_path, monkeypatch):
     assert {"mean", "sd", "r_hat", "ess_bulk", "ess_tail"} <= set(s.columns)
 
 
+def test_cli_defaults_are_the_api_defaults():
+    fit_cmd = main.commands["fit"]
+    defaults = {p.name: p.default for p in fit_cmd.params}
+    assert defaults["refine_maps"] == FitConfig().refine_maps
+    n = NUTSConfig()
+    assert (defaults["chains"], defaults["warmup"], defaults["draws"]) == (
+        n.n_chains, n.n_warmup, n.n_samples)  # fmt: skip
+
+
 def test_cli_fit_refuses_bad_psf(tmp_path):
     args = ["fit", "--mge", str(MGE_FILE), "--kinematics", str(KIN_FILE), "--distance", "0.7",
             "--sigmapsf", "0.04,0.4", "--normpsf", "0.7,0.2", "--pixsize", "0.05",
