@@ -295,6 +295,7 @@ def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Probl
         "jampy_version": jampy.__version__,
         "jax_version": jax.__version__,
         "jax_backend": jax.default_backend(),
+        "chains_vectorized": int(config.nuts.vectorize_chains()),  # chain_method "auto" resolved
     }
 
 

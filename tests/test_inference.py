@@ -265,6 +265,7 @@ def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
         assert stat in dt["sample_stats"], stat
     assert dt["posterior_predictive"]["vrms_kms"].shape == (4, 40, 175)
     assert post.attrs["seed"] == 3
+    assert post.attrs["chains_vectorized"] == int(jax.default_backend() != "cpu")
     refinement = json.loads(post.attrs["jampy_refinement"])
     assert refinement["n_maps"] == 4 and 0 < refinement["error_scale"] <= 1
     lo, hi = 0.051, m32_galaxy.mge.qobs_min
