@@ -198,8 +198,7 @@ def _pipeline(bins_fn, nuts: NUTSConfig):
             return log_posterior(bins_fn, state, problem, u)
 
         k_init, k_lap, k_run = jax.random.split(key, 3)
-        climbs = max(nuts.n_chains, nuts.n_map_starts) if nuts.n_map_steps > 0 else nuts.n_chains
-        init, _ = initial_positions(logdensity, k_init, climbs, len(PARAM_NAMES),
+        init, _ = initial_positions(logdensity, k_init, nuts.n_starts(), len(PARAM_NAMES),
                                     nuts.n_init_candidates)  # fmt: skip
         imm = None
         if nuts.n_map_steps > 0:

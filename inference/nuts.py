@@ -84,6 +84,11 @@ class NUTSConfig:
                 f"chain_method must be one of {CHAIN_METHODS}, got {self.chain_method!r}"
             )
 
+    def n_starts(self) -> int:
+        """Prior-draw starting points a fit needs: one per climb to the mode
+        (:func:`laplace_start`), at least one per chain; one per chain without climbs."""
+        return max(self.n_chains, self.n_map_starts) if self.n_map_steps > 0 else self.n_chains
+
     def vectorize_chains(self) -> bool:
         """Whether the chains are vmapped (``chain_method``, with "auto" resolved now)."""
         if self.chain_method == "auto":
@@ -154,17 +159,21 @@ def laplace_start(logdensity_fn, key, starts, config: NUTSConfig):
 
     opt = optax.adam(0.05)
 
-    def step(carry, _):
-        u, state, lp = carry
-        updates, new_state = opt.update(-jax.grad(logdensity_fn)(u), state, u)
+    value_and_grad = jax.value_and_grad(logdensity_fn)
+
+    def step(carry, _):  # one evaluation per step: the candidate's value and gradient
+        u, state, lp, grad = carry
+        updates, new_state = opt.update(-grad, state, u)
         cand = optax.apply_updates(u, updates)
-        lp_cand = logdensity_fn(cand)
+        lp_cand, grad_cand = value_and_grad(cand)
         ok = jnp.isfinite(lp_cand) & jnp.all(jnp.isfinite(cand))
-        return (jnp.where(ok, cand, u), new_state, jnp.where(ok, lp_cand, lp)), None
+        u, lp, grad = jax.tree.map(lambda new, old: jnp.where(ok, new, old),
+                                   (cand, lp_cand, grad_cand), (u, lp, grad))  # fmt: skip
+        return (u, new_state, lp, grad), None
 
     def climb(u):
-        (mode, _, lp), _ = jax.lax.scan(
-            step, (u, opt.init(u), logdensity_fn(u)), None, length=config.n_map_steps
+        (mode, _, lp, _), _ = jax.lax.scan(
+            step, (u, opt.init(u), *value_and_grad(u)), None, length=config.n_map_steps
         )
         return mode, jnp.where(jnp.isfinite(lp), lp, -jnp.inf)
 

@@ -33,6 +33,7 @@ import numpy as np
 from flax import nnx
 
 from jaxjam.forward import BinOperator
+from jaxjam.network import head_parts
 from jaxjam.physics import INNER_SLOPE_NODE, inner_power_law_rows
 from jaxjam.transforms import Normalization, jam_scalars
 
@@ -81,9 +82,8 @@ class FusedHead(NamedTuple):
 def split_head(head_kernel, head_bias) -> FusedHead:
     """:class:`FusedHead` of a full head, shapes (mlp_width, 2 n_nodes + 1) and
     (2 n_nodes + 1,) (:func:`jaxjam.network.head_of`, or a refined one)."""
-    n = (head_kernel.shape[1] - 1) // 2
-    k, b = jnp.asarray(head_kernel), jnp.asarray(head_bias)
-    return FusedHead(k[:, :n], b[:n], k[:, -1], b[-1])  # new arrays, each contiguous
+    (ka, _, kl), (ba, _, bl) = (head_parts(jnp.asarray(a)) for a in (head_kernel, head_bias))
+    return FusedHead(ka, ba, kl, bl)  # jnp slices are new arrays, each contiguous
 
 
 def fold_b_head(norm: Normalization, op: BinOperator, head_kernel, head_bias) -> FoldedB:
@@ -102,9 +102,8 @@ def fold_b_head(norm: Normalization, op: BinOperator, head_kernel, head_bias) ->
     FoldedB
     """
     n_r, n_theta = np.shape(norm.b_r_std)
-    n = n_r * n_theta
-    kernel = np.asarray(head_kernel, np.float64)[:, n : 2 * n]
-    bias = np.asarray(head_bias, np.float64)[n : 2 * n]
+    kernel = head_parts(np.asarray(head_kernel, np.float64))[1]
+    bias = head_parts(np.asarray(head_bias, np.float64))[1]
     r = np.asarray(norm.r_re, np.float64)[:, None]
     scale = (np.asarray(norm.b_r_std, np.float64) / r).ravel()
     offset = (np.asarray(norm.b_r_mean, np.float64) / r).ravel()

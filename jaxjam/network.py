@@ -21,7 +21,15 @@ from flax import nnx
 
 from jaxjam.transforms import N_SCALARS
 
-__all__ = ["EmulatorNet", "NetworkConfig", "decode_fn", "encode_fn", "head_of", "with_head"]
+__all__ = [
+    "EmulatorNet",
+    "NetworkConfig",
+    "decode_fn",
+    "encode_fn",
+    "head_of",
+    "head_parts",
+    "with_head",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,9 +148,9 @@ class EmulatorNet(nnx.Module):
         """Features (..., n_features) and standardised scalars (..., N_SCALARS) →
         ``(z_a, z_b, logit_physical)`` with shapes (..., n_r, n_theta) ×2 and (...)."""
         out = self.head(self.last_hidden(features, scalars))
-        n = self.config.grid_shape[0] * self.config.grid_shape[1]
+        z_a, z_b, logit = head_parts(out)
         shape = (*out.shape[:-1], *self.config.grid_shape)
-        return out[..., :n].reshape(shape), out[..., n : 2 * n].reshape(shape), out[..., -1]
+        return z_a.reshape(shape), z_b.reshape(shape), logit
 
     def __call__(self, image, scalars):
         return self.decode(self.encode(image), scalars)
@@ -156,6 +164,15 @@ def encode_fn(graphdef, state, image):
 def decode_fn(graphdef, state, features, scalars):
     """Pure form of :meth:`EmulatorNet.decode` over ``nnx.split(model)``."""
     return nnx.merge(graphdef, state).decode(features, scalars)
+
+
+def head_parts(x):
+    """Split the head's last axis (``2 n_nodes + 1``: log A nodes, B·r nodes, physicality
+    logit) into its three parts. Works on the head's output (..., 2 n_nodes + 1), its kernel
+    (mlp_width, 2 n_nodes + 1) and its bias (2 n_nodes + 1,); returns views of shapes
+    (..., n_nodes), (..., n_nodes) and (...)."""
+    n = (x.shape[-1] - 1) // 2
+    return x[..., :n], x[..., n : 2 * n], x[..., -1]
 
 
 def _head_leaf(path) -> str | None:
