@@ -15,9 +15,9 @@ jampy settings at a quasi-random (Halton) design over the fit's prior box in (q_
 M/L, M_BH, distance, PSF and pixel size stay exact: they never enter the maps. The
 physicality output is not refined. On M32 with the interim model, 12 maps cut the rms error of
 log A inside the kinematic field from 5–10% to under 1% over the whole prior box
-(``benchmarks/refine_accuracy.py``); a fit uses 20 by default (``FitConfig.refine_maps``), which
-on the M32 demo brings the M_BH median from +0.33σ to +0.21σ (mean of four seeds) of jampy's posterior. The cost
-is ``n_maps`` jampy calls (0.3–1 s each).
+(``benchmarks/refine_accuracy.py``); a fit uses 20 by default (``FitConfig.refine_maps``),
+which on the M32 demo brings the M_BH median from +0.33σ to +0.21σ of jampy's posterior (mean
+of four seeds). The cost is ``n_maps`` jampy calls (0.3–1 s each).
 """
 
 from __future__ import annotations
