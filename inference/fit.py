@@ -24,8 +24,13 @@ from jaxjam.emulator import Emulator
 from jaxjam.error_model import N_MODES, bin_modes, select
 from jaxjam.forward import BinOperator, bin_operator
 from jaxjam.fused import fold_b_head, split_head
-from jaxjam.inference.diagnostics import check_convergence, summarize, to_datatree
-from jaxjam.inference.likelihood import Problem, log_posterior, model_vrms
+from jaxjam.inference.diagnostics import (
+    ConvergenceWarning,
+    check_convergence,
+    summarize,
+    to_datatree,
+)
+from jaxjam.inference.likelihood import Problem, log_likelihood, log_posterior, model_vrms
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
 from jaxjam.inference.refine import refine_head
@@ -34,8 +39,22 @@ from jaxjam.mge import MGE
 from jaxjam.network import head_of
 from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
+from jaxjam.table import pad_rank, table_error, tabulate
 
-__all__ = ["FitConfig", "FitResult", "Galaxy", "build_problem", "fit", "fit_many", "refine_problem"]
+__all__ = [
+    "FitConfig",
+    "FitResult",
+    "Galaxy",
+    "build_problem",
+    "fit",
+    "fit_many",
+    "refine_problem",
+    "tabulate_problem",
+]
+
+#: Largest |Δ log-likelihood| between the table and the network at the posterior draws that
+#: passes without a warning.
+TABLE_DLOGL_MAX = 0.05
 
 
 class Galaxy(NamedTuple):
@@ -82,6 +101,12 @@ class FitConfig:
         (:mod:`jaxjam.inference.refine`; about 1 s each); 0 fits the plain emulator. With a
         refinement, the emulator's error model is scaled by the refinement's leave-one-out
         error over the raw error.
+    table_nodes : (int, int) or None
+        Chebyshev nodes in ψ(q_int) and in ratio of the table that replaces the network during
+        sampling (:mod:`jaxjam.table`: built once per fit from the exact network, about 0.1 s;
+        a step then costs ~1/3 of the network's). Its error is measured at random points when
+        it is built and at every posterior draw afterwards, and recorded. ``None`` evaluates
+        the network at every step.
     """
 
     nuts: NUTSConfig = NUTSConfig()
@@ -90,10 +115,17 @@ class FitConfig:
     model_error: bool = True
     step_arcsec: float | None = None
     refine_maps: int = 20
+    table_nodes: tuple[int, int] | None = (32, 24)
 
     def __post_init__(self):
         if self.refine_maps != 0 and self.refine_maps < 3:
             raise ValueError(f"refine_maps must be 0 or ≥ 3, got {self.refine_maps}")
+        if self.table_nodes is not None:
+            nodes = tuple(int(n) for n in self.table_nodes)
+            if len(nodes) != 2 or min(nodes) < 4:
+                raise ValueError(f"table_nodes must be None or two counts ≥ 4, got "
+                                 f"{self.table_nodes}")  # fmt: skip
+            object.__setattr__(self, "table_nodes", nodes)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -167,6 +199,49 @@ def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, config:
     return problem, info
 
 
+def tabulate_problem(emulator: Emulator, problem: Problem, config: FitConfig,
+                     progress: bool = False) -> tuple[Problem, dict | None]:  # fmt: skip
+    """Tabulate the problem's fused network on its prior box (:func:`jaxjam.table.tabulate`)
+    with ``config.table_nodes``, and measure the table's error at 64 random points (seeded by
+    ``config.seed``). Returns the problem with its table and what was measured (``None``
+    without a table)."""
+    if config.table_nodes is None:
+        return problem, None
+    t0 = time.perf_counter()
+    values = _exact_values(emulator, problem)
+    bounds = np.asarray(problem.bounds, np.float64)
+    qmin = float(problem.qobs_min)
+    q_box, r_box = tuple(bounds[0]), tuple(bounds[1])
+    table = tabulate(values, qmin, q_box, r_box, config.table_nodes)
+    info = {"nodes": list(config.table_nodes), "rank": int(table.coef.shape[2]),
+            **table_error(table, values, q_box, r_box, seed=config.seed),
+            "seconds": time.perf_counter() - t0}  # fmt: skip
+    _say(progress, f"tabulated the emulator on {np.prod(config.table_nodes)} nodes in "
+                   f"{info['seconds']:.2f} s: max error {info['max_rel_error_a']:.1e} (a), "
+                   f"{info['max_rel_error_b']:.1e} (b)")  # fmt: skip
+    return problem._replace(table=table), info
+
+
+def _exact_values(emulator: Emulator, problem: Problem, chunk: int = 256):
+    """``values(q_int, ratio) → (m, 2 n_bins + 1)``: the fused network's (a | b | logit),
+    evaluated ``chunk`` points at a time (one compiled shape for any m)."""
+    p = problem
+
+    def values(q_int, ratio):
+        x = np.stack([np.asarray(q_int, np.float32), np.asarray(ratio, np.float32)], 1)
+        m = len(x)
+        x = np.concatenate([x, np.repeat(x[-1:], -m % chunk, 0)])  # pad with the last point
+        out = []
+        for c in np.split(x, len(x) // chunk):
+            a, b, logit = emulator.bins_batch_fn(emulator._state, p.head, p.folded_b, p.operator,
+                                                 p.features, p.qobs_min, jnp.asarray(c[:, 0]),
+                                                 jnp.asarray(c[:, 1]))  # fmt: skip
+            out.append(np.column_stack([np.asarray(a), np.asarray(b), np.asarray(logit)]))
+        return np.concatenate(out)[:m]
+
+    return values
+
+
 def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, np.ndarray]:
     """Independent fraction and correlated modes (n_bins, 6) of the emulator's error."""
     n = galaxy.kinematics.vrms_kms.size
@@ -191,7 +266,7 @@ def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, n
 
 
 def _pipeline(bins_fn, nuts: NUTSConfig):
-    """The whole fit of one problem as a pure function (key, problem) → (θ draws, trace, Vrms)."""
+    """The whole fit of one problem as a pure function (key, problem) → (θ draws, trace)."""
 
     def run(key, problem: Problem, state):
         def logdensity(u):
@@ -205,10 +280,72 @@ def _pipeline(bins_fn, nuts: NUTSConfig):
             init, imm = laplace_start(logdensity, k_lap, init, nuts)
         trace = sample_chains(logdensity, k_run, init, nuts, imm)
         theta = jax.vmap(jax.vmap(lambda u: to_constrained(u, problem.bounds)[0]))(trace.position)
-        v2 = jax.vmap(jax.vmap(lambda t: model_vrms(bins_fn, state, problem, t)[0]))(theta)
-        return theta, trace, jnp.sqrt(jnp.clip(v2, 0.0))
+        return theta, trace
 
     return run
+
+
+def _at_draws(emulator: Emulator, problem: Problem, theta) -> tuple[np.ndarray, dict | None]:
+    """The network's own Vrms at the draws, and how far the table's log-likelihood is from the
+    network's there.
+
+    Parameters
+    ----------
+    theta : array, shape (n_chains, n_samples, 4)
+
+    Returns
+    -------
+    vrms_kms : ndarray, shape (n_chains, n_samples, n_bins)
+        Posterior predictive Vrms of the network (not the table), km/s.
+    check : dict or None
+        With a table: ``max_abs_dlogl`` (largest |Δ log-likelihood|, table − network, over the
+        draws where both are finite), ``n_physical_disagree`` (draws that one calls physical
+        and the other not) and ``n_draws``.
+    """
+    fn = emulator.__dict__.get("_at_draws_fn")
+    if fn is None:
+        bins_fn = emulator.bins_fn
+
+        def one(state, problem, t):
+            exact = problem._replace(table=None)
+            v2 = model_vrms(bins_fn, state, exact, t)[0]
+            if problem.table is None:
+                return v2, jnp.zeros(2)
+            lls = jnp.stack([log_likelihood(bins_fn, state, p, t) for p in (problem, exact)])
+            return v2, lls
+
+        fn = jax.jit(jax.vmap(jax.vmap(one, (None, None, 0)), (None, None, 0)))
+        emulator.__dict__["_at_draws_fn"] = fn
+    v2, lls = (np.asarray(a, np.float64) for a in fn(emulator._state, problem, theta))
+    vrms = np.sqrt(np.clip(v2, 0.0, None))
+    if problem.table is None:
+        return vrms, None
+    finite = np.isfinite(lls)
+    both = finite.all(-1)
+    dlogl = np.abs(lls[..., 0] - lls[..., 1])[both]
+    return vrms, {
+        "max_abs_dlogl": float(dlogl.max()) if dlogl.size else float("nan"),
+        "n_physical_disagree": int((finite[..., 0] != finite[..., 1]).sum()),
+        "n_draws": int(both.size),
+    }
+
+
+def _table_problems(check: dict | None, warn: bool) -> list[str]:
+    """A warning when the table strays from the network at the posterior draws."""
+    if check is None:
+        return []
+    problems = []
+    if not check["max_abs_dlogl"] <= TABLE_DLOGL_MAX:
+        problems.append(f"the table's log-likelihood differs from the network's by up to "
+                        f"{check['max_abs_dlogl']:.3g} at the posterior draws (> "
+                        f"{TABLE_DLOGL_MAX}): refit with more table_nodes, or None")  # fmt: skip
+    if check["n_physical_disagree"]:
+        problems.append(f"the table and the network disagree on physicality at "
+                        f"{check['n_physical_disagree']} posterior draws")  # fmt: skip
+    if warn:
+        for p in problems:
+            warnings.warn(p, ConvergenceWarning, stacklevel=3)
+    return problems
 
 
 def _batched(run, galaxies_per_step: int | None):
@@ -274,7 +411,7 @@ def _progress(on: bool):
 
 
 def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Problem,
-           refinement: dict | None) -> dict:  # fmt: skip
+           refinement: dict | None, table: dict | None) -> dict:  # fmt: skip
     import jampy
 
     import jaxjam
@@ -289,6 +426,7 @@ def _attrs(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Probl
         "model_error_frac": float(problem.model_error_frac),
         "model_error_modes": json.dumps(emulator.error_model) if config.model_error else "none",
         "jampy_refinement": json.dumps(refinement) if refinement else "none",
+        "table": json.dumps(table) if table else "none",
         "emulator_data_manifest_hash": str(emulator.metadata.get("data_manifest_hash")),
         "jaxjam_version": jaxjam.__version__,
         "jampy_version": jampy.__version__,
@@ -327,18 +465,24 @@ def fit(
     t0 = time.perf_counter()
     problem = build_problem(emulator, galaxy, config)
     problem, refinement = refine_problem(emulator, galaxy, problem, config, progress)
+    problem, table = tabulate_problem(emulator, problem, config, progress)
     t_setup = time.perf_counter() - t0
     key = jax.random.key(config.seed)
     _say(progress, f"compiling the NUTS pipeline ({config.nuts.n_chains} chains) ...")
-    (theta, trace, vrms), t_compile, t_sample = _execute(emulator, config.nuts, False, progress,
-                                                         key, problem)  # fmt: skip
+    (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, False, progress, key,
+                                                   problem)  # fmt: skip
+    t0 = time.perf_counter()
+    vrms, check = _at_draws(emulator, problem, theta)
+    if table:
+        table["at_draws"] = check
     kin = galaxy.kinematics
     dt = to_datatree(theta, trace, kin._asdict(), vrms,
-                     _attrs(emulator, galaxy, config, problem, refinement))  # fmt: skip
+                     _attrs(emulator, galaxy, config, problem, refinement, table))  # fmt: skip
     summary = summarize(dt)
-    problems = check_convergence(summary, trace, warn=warn)
+    problems = check_convergence(summary, trace, warn=warn) + _table_problems(check, warn)
+    t_post = time.perf_counter() - t0
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
-              "total_s": t_setup + t_compile + t_sample}  # fmt: skip
+              "post_s": t_post, "total_s": t_setup + t_compile + t_sample + t_post}  # fmt: skip
     _say(progress, f"done in {timing['total_s']:.1f} s ({t_sample:.1f} s sampling)")
     return FitResult(dt, summary, problems, timing)
 
@@ -412,14 +556,22 @@ def fit_many(
     if not galaxies:
         raise ValueError("fit_many needs at least one galaxy")
     t0 = time.perf_counter()
-    probs, refinements = [], []
+    probs, refinements, tables = [], [], []
     for g in galaxies:
         p, info = refine_problem(emulator, g, build_problem(emulator, g, config), config, progress)
         probs.append(p)
         refinements.append(info)
     n_bins = max(p.operator.w_a.shape[0] for p in probs)
     n_in = max(p.operator.g_inner.shape[1] for p in probs)
-    stacked = jax.tree.map(lambda *a: jnp.stack(a), *[_pad_problem(p, n_bins, n_in) for p in probs])
+    padded = []
+    for p in probs:  # tabulated after padding: the padded bins' rows are zero in the table too
+        p, info = tabulate_problem(emulator, _pad_problem(p, n_bins, n_in), config, progress)
+        padded.append(p)
+        tables.append(info)
+    if config.table_nodes is not None:  # one rank for all: the tables are stacked
+        rank = max(p.table.coef.shape[2] for p in padded)
+        padded = [p._replace(table=pad_rank(p.table, rank)) for p in padded]
+    stacked = jax.tree.map(lambda *a: jnp.stack(a), *padded)
     t_setup = time.perf_counter() - t0
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(config.seed), i))(
         jnp.arange(len(galaxies))
@@ -428,16 +580,21 @@ def fit_many(
     if galaxies_per_step is not None and galaxies_per_step < 1:
         raise ValueError(f"galaxies_per_step must be None or ≥ 1, got {galaxies_per_step}")
     batching = (True, galaxies_per_step)
-    (theta, trace, vrms), t_compile, t_sample = _execute(emulator, config.nuts, batching,
-                                                         progress, keys, stacked)  # fmt: skip
+    (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, batching, progress,
+                                                   keys, stacked)  # fmt: skip
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
               "n_galaxies": len(galaxies), "galaxies_per_step": galaxies_per_step}  # fmt: skip
     results = []
-    for i, (g, p, ref) in enumerate(zip(galaxies, probs, refinements, strict=True)):
+    for i, (g, p, ref, table) in enumerate(zip(galaxies, padded, refinements, tables,
+                                               strict=True)):  # fmt: skip
         nb = g.kinematics.vrms_kms.size
         tr = jax.tree.map(lambda a, i=i: a[i], trace)
-        dt = to_datatree(theta[i], tr, g.kinematics._asdict(), vrms[i][..., :nb],
-                         {**_attrs(emulator, g, config, p, ref), "batch_index": i})  # fmt: skip
+        vrms, check = _at_draws(emulator, p, theta[i])
+        if table:
+            table["at_draws"] = check
+        attrs = {**_attrs(emulator, g, config, p, ref, table), "batch_index": i}
+        dt = to_datatree(theta[i], tr, g.kinematics._asdict(), vrms[..., :nb], attrs)
         summary = summarize(dt)
-        results.append(FitResult(dt, summary, check_convergence(summary, tr, warn=False), timing))
+        problems = check_convergence(summary, tr, warn=False) + _table_problems(check, False)
+        results.append(FitResult(dt, summary, problems, timing))
     return results

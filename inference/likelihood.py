@@ -1,10 +1,16 @@
 """The log-posterior of one galaxy: a pure JAX function of the unconstrained parameters.
 
-Per evaluation: the MLP on the cached CNN features, fused with the fixed forward operator
-(:mod:`jaxjam.fused`: the A head and W_A, and the B head folded into W_B), the analytic M/L and
-M_BH scalings and a Gaussian likelihood. The photometry's CNN features, the operator and the
-folded B head are computed once, when the :class:`Problem` is built. The gradient is one
-forward-mode pass through the network (its two inputs are q_int and ratio).
+Per evaluation, the bin integrals (a, b) of the emulator's A and B maps, then the analytic M/L
+and M_BH scalings and a Gaussian likelihood. (a, b) come from either
+
+- the MLP on the cached CNN features, fused with the fixed forward operator
+  (:mod:`jaxjam.fused`: the A head and W_A, and the B head folded into W_B), its gradient one
+  forward-mode pass through the network (its two inputs are q_int and ratio); or
+- when the problem carries a :class:`~jaxjam.table.BinsTable`, that same function tabulated
+  once per fit in (q_int, ratio) (:mod:`jaxjam.table`), the default of a fit.
+
+The photometry's CNN features, the operator, the folded B head and the table are computed
+once, when the :class:`Problem` is built.
 
 Where the emulator says JAM has no physical solution (P(physical) < 0.5, or Vrms² ≤ 0 at a bin),
 the density is zero (log-density −inf): such parameters are never extrapolated.
@@ -20,6 +26,7 @@ import jax.numpy as jnp
 from jaxjam.forward import BinOperator
 from jaxjam.fused import FoldedB, FusedHead
 from jaxjam.inference.priors import to_constrained
+from jaxjam.table import BinsTable, table_bins
 
 __all__ = ["Problem", "log_likelihood", "log_posterior", "model_vrms"]
 
@@ -54,6 +61,9 @@ class Problem(NamedTuple):
         A network head refined for this galaxy against jampy (:mod:`jaxjam.inference.refine`),
         split as a fit reads it (:func:`jaxjam.fused.split_head`); ``None`` (the default)
         uses the emulator's own, shared by every galaxy of a batch.
+    table : BinsTable, optional
+        The fused network (with ``head``) tabulated on the prior box (:mod:`jaxjam.table`);
+        when given, the likelihood evaluates it instead of the network.
     """
 
     features: jax.Array
@@ -67,20 +77,25 @@ class Problem(NamedTuple):
     model_error_frac: float
     error_modes: jax.Array
     head: FusedHead | None = None
+    table: BinsTable | None = None
 
 
 def model_vrms(bins_fn, state, problem: Problem, theta):
-    """Model Vrms² (km/s)² at the bins and P(physical) for parameters θ (constrained).
+    """Model Vrms² (km/s)² at the bins, shape (n_bins,), and the logit of P(physical), for
+    parameters θ (constrained).
 
     ``bins_fn`` is the emulator's :attr:`~jaxjam.emulator.Emulator.bins_fn` and ``state`` its
-    ``nnx.split`` state.
+    ``nnx.split`` state; both are unused when ``problem.table`` is set.
     """
     q_int, ratio, log10_mbh, log10_ml = theta
     op = problem.operator
-    a, b, p_phys = bins_fn(state, problem.head, problem.folded_b, op, problem.features,
-                           problem.qobs_min, q_int, ratio)  # fmt: skip
+    if problem.table is not None:
+        a, b, logit = table_bins(problem.table, q_int, ratio)
+    else:
+        a, b, logit = bins_fn(state, problem.head, problem.folded_b, op, problem.features,
+                              problem.qobs_min, q_int, ratio)  # fmt: skip
     v2 = op.unit_kms2 * (10.0**log10_ml * a + (10.0**log10_mbh / op.lum_lsun) * b)
-    return v2, p_phys
+    return v2, logit
 
 
 def log_likelihood(bins_fn, state, problem: Problem, theta):
@@ -90,9 +105,9 @@ def log_likelihood(bins_fn, state, problem: Problem, theta):
     model error, and ``U = v · error_modes`` the correlated model error, marginalised over its
     mode amplitudes with the Woodbury identity (a small ``n_modes × n_modes`` solve).
     """
-    v2, p_phys = model_vrms(bins_fn, state, problem, theta)
+    v2, logit = model_vrms(bins_fn, state, problem, theta)
     ok = v2 > 0
-    physical = (p_phys >= 0.5) & jnp.all(ok | (problem.mask == 0))
+    physical = (logit >= 0) & jnp.all(ok | (problem.mask == 0))
     v = jnp.sqrt(jnp.where(ok, v2, 1.0))
     var = problem.vrms_err_kms**2 + (problem.model_error_frac * v) ** 2
     w = problem.mask / var  # D⁻¹, zero on padding

@@ -274,6 +274,20 @@ def predict(
         np.savetxt(sys.stdout, table, fmt="%.6f", header=header)
 
 
+def _table_nodes(text: str) -> tuple[int, int] | None:
+    """``--table-nodes``: 'none' or two integers N_Q,N_RATIO."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        nodes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        nodes = ()
+    if len(nodes) != 2:
+        raise click.BadParameter(f"expected 'none' or two integers N_Q,N_RATIO, got {text!r}",
+                                 param_hint="--table-nodes")  # fmt: skip
+    return nodes
+
+
 @main.command(context_settings=CONTEXT)
 @_mge_option
 @click.option(
@@ -311,9 +325,17 @@ def predict(
     help="jampy maps on which the emulator is refined for this galaxy before the fit (about 1 s "
     "each; 0: none).",
 )
+@click.option(
+    "--table-nodes",
+    default="32,24",  # FitConfig.table_nodes (tests check that they agree)
+    show_default=True,
+    help="Chebyshev nodes in q_int and ratio of the per-fit table that NUTS samples instead of "
+    "the network (built from it once, its error measured and recorded); 'none': the network "
+    "at every step.",
+)
 def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, seed,
         chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds, log10_ml_bounds,
-        no_model_error, refine_maps):  # fmt: skip
+        no_model_error, refine_maps, table_nodes):  # fmt: skip
     """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator."""
     from jaxjam.emulator import Emulator
     from jaxjam.inference import FitConfig, Galaxy, NUTSConfig, PriorBounds
@@ -334,7 +356,8 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
                         _psf(sigmapsf, normpsf, pixsize), pa)  # fmt: skip
         cfg = FitConfig(nuts=NUTSConfig(n_chains=chains, n_warmup=warmup, n_samples=draws),
                         bounds=PriorBounds(**given), seed=seed,
-                        model_error=not no_model_error, refine_maps=refine_maps)  # fmt: skip
+                        model_error=not no_model_error, refine_maps=refine_maps,
+                        table_nodes=_table_nodes(table_nodes))  # fmt: skip
         result = run(galaxy, cfg, Emulator.load(model_dir))
         save_fit(result, out)
     click.echo(result.summary.to_string())

@@ -41,8 +41,9 @@ class Emulator:
 
     Use :meth:`load`. Arrays returned are NumPy; the jitted pure functions are in
     :attr:`maps_fn`, :attr:`features_fn`, :attr:`hidden_fn` (the MLP's last hidden
-    layer) and :attr:`bins_fn` (the network fused with a data set's operator, as a fit
-    evaluates it: :mod:`jaxjam.fused`) for use inside JAX code.
+    layer), :attr:`bins_fn` (the network fused with a data set's operator, as a fit
+    evaluates it: :mod:`jaxjam.fused`) and :attr:`bins_batch_fn` (``bins_fn`` over arrays of
+    q_int and ratio, shape (m,)) for use inside JAX code.
     """
 
     def __init__(self, model, normalization, metadata: dict):
@@ -69,7 +70,9 @@ class Emulator:
             return nnx.merge(graphdef, state).last_hidden(features, scalars)
 
         self.features_fn = jax.jit(features_fn)
-        self.bins_fn = jax.jit(make_bins_fn(graphdef, norm))
+        bins_fn = make_bins_fn(graphdef, norm)
+        self.bins_fn = jax.jit(bins_fn)
+        self.bins_batch_fn = jax.jit(jax.vmap(bins_fn, in_axes=(None,) * 6 + (0, 0)))
         self.maps_fn = jax.jit(maps_fn)
         self.hidden_fn = jax.jit(hidden_fn)
 

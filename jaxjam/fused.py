@@ -127,11 +127,11 @@ def make_bins_fn(graphdef, norm: Normalization):
     -------
     callable
         ``bins_fn(state, head, folded_b, op, features, qobs_min, q_int, ratio) →
-        (a, b, p_phys)``: ``a`` and ``b`` of shape (n_bins,) (module docstring) and the
-        probability that JAM has a physical solution. ``state`` is the ``nnx.split`` state;
-        ``head`` a :class:`FusedHead` (a refined one), or ``None`` for the state's own;
-        ``folded_b`` must come from the same head; ``op`` supplies W_A and the inner points.
-        Differentiable in ``q_int`` and ``ratio`` (forward-mode rule).
+        (a, b, logit)``: ``a`` and ``b`` of shape (n_bins,) (module docstring) and the
+        logit of the probability that JAM has a physical solution. ``state`` is the
+        ``nnx.split`` state; ``head`` a :class:`FusedHead` (a refined one), or ``None`` for
+        the state's own; ``folded_b`` must come from the same head; ``op`` supplies W_A and the
+        inner points. Differentiable in ``q_int`` and ``ratio`` (forward-mode rule).
     """
     n_r, n_theta = np.shape(norm.log_a_std)
     log_a_std = jnp.asarray(norm.log_a_std).ravel()
@@ -142,7 +142,7 @@ def make_bins_fn(graphdef, norm: Normalization):
 
     def evaluate(state, head, fb: FoldedB, op: BinOperator, features, qobs_min, x, n_tangents):
         """(a, b) with shape (1 + k, n_bins), value then derivatives along the first
-        ``n_tangents`` = k inputs x, and p."""
+        ``n_tangents`` = k inputs x, and the physicality logit."""
         model = nnx.merge(graphdef, state)
         s = scalars_of(x, qobs_min)
         ds = jax.jacfwd(scalars_of)(x, qobs_min).T[:n_tangents]  # (k, N_SCALARS)
@@ -162,13 +162,12 @@ def make_bins_fn(graphdef, norm: Normalization):
         a_rows = a_all.reshape(-1, n_r, n_theta)[:, jnp.r_[0, INNER_SLOPE_NODE]]
         a_bins = a_all @ op.w_a.T + _inner(a_rows, op) @ op.g_inner.T
         b_bins = b_all + _inner(b_rows, op) @ op.g_inner.T
-        logit = h @ head.logit_kernel + head.logit_bias
-        return a_bins, b_bins, jax.nn.sigmoid(logit)
+        return a_bins, b_bins, h @ head.logit_kernel + head.logit_bias
 
     @jax.custom_jvp
     def bins_x(state, head, fb, op, features, qobs_min, x):
-        a, b, p = evaluate(state, head, fb, op, features, qobs_min, x, 0)
-        return a[0], b[0], p
+        a, b, logit = evaluate(state, head, fb, op, features, qobs_min, x, 0)
+        return a[0], b[0], logit
 
     def _bins_x_jvp(primals, tangents):
         *fixed, x = primals
@@ -178,9 +177,9 @@ def make_bins_fn(graphdef, norm: Normalization):
                 "the fused likelihood is differentiable in q_int and ratio only; "
                 "differentiate Emulator.maps_fn for anything else"
             )
-        a, b, p = evaluate(*fixed, x, x.shape[0])
-        # p only enters through the hard cut p ≥ 0.5: its derivative is never needed
-        return (a[0], b[0], p), (x_dot @ a[1:], x_dot @ b[1:], jnp.zeros_like(p))
+        a, b, logit = evaluate(*fixed, x, x.shape[0])
+        # the logit only enters through the hard cut logit ≥ 0: its derivative is never needed
+        return (a[0], b[0], logit), (x_dot @ a[1:], x_dot @ b[1:], jnp.zeros_like(logit))
 
     bins_x.defjvp(_bins_x_jvp, symbolic_zeros=True)
 

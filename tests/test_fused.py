@@ -29,14 +29,16 @@ def galaxy():
 
 
 def _reference_bins(emu):
-    """(a, b, p) from the node maps and the operator, as before the fusion."""
+    """(a, b, logit) from the node maps and the operator, as before the fusion."""
 
     def bins(state, head, folded_b, op, features, qobs_min, q_int, ratio):
         assert head is None  # pass a refined head in the state, B columns included
-        A, B, p = emu.maps_fn(state, features, q_int, ratio, qobs_min)
+        A, B, _ = emu.maps_fn(state, features, q_int, ratio, qobs_min)
         a = apply_operator(op, A, B, 1.0, 0.0) / op.unit_kms2
         b = apply_operator(op, A, B, 0.0, op.lum_lsun) / op.unit_kms2
-        return a, b, p
+        kernel, bias = head_of(state)
+        logit = emu.hidden_fn(state, features, q_int, ratio, qobs_min) @ kernel[:, -1] + bias[-1]
+        return a, b, logit
 
     return bins
 

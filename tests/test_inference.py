@@ -4,13 +4,14 @@ import dataclasses
 import json
 from importlib import resources
 
+import click
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.cli import main
+from jaxjam.cli import _table_nodes, main
 from jaxjam.emulator import Emulator
 from jaxjam.inference import (
     PARAM_NAMES,
@@ -21,7 +22,7 @@ from jaxjam.inference import (
     build_problem,
     fit,
 )
-from jaxjam.inference.fit import _pad_problem, fit_many
+from jaxjam.inference.fit import TABLE_DLOGL_MAX, _pad_problem, fit_many
 from jaxjam.inference.likelihood import log_likelihood, log_posterior, model_vrms
 from jaxjam.inference.priors import to_constrained, to_unconstrained
 from jaxjam.inference.report import save_fit
@@ -182,7 +183,7 @@ def test_unphysical_region_has_zero_density(emu, m32_galaxy):
 
     def unphysical(*args):
         a, b, _ = emu.bins_fn(*args)
-        return a, b, jnp.float32(0.2)  # the emulator's physicality output says "no solution"
+        return a, b, jnp.float32(-1.4)  # logit of P(physical) = 0.2: "no solution"
 
     ll = log_likelihood(unphysical, emu._state, prob, jnp.array([0.4, 0.85, 6.3, 0.15]))
     assert ll == -np.inf
@@ -268,6 +269,13 @@ def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
     assert post.attrs["chains_vectorized"] == int(jax.default_backend() != "cpu")
     refinement = json.loads(post.attrs["jampy_refinement"])
     assert refinement["n_maps"] == 4 and 0 < refinement["error_scale"] <= 1
+    # the table's error, measured at random points and at every draw against the network
+    table = json.loads(post.attrs["table"])
+    assert table["nodes"] == list(QUICK.table_nodes)
+    assert table["max_rel_error_a"] < 1e-4 and table["max_rel_error_b"] < 1e-4, table
+    assert table["at_draws"]["n_draws"] == 4 * 40
+    assert table["at_draws"]["max_abs_dlogl"] < TABLE_DLOGL_MAX
+    assert table["at_draws"]["n_physical_disagree"] == 0
     lo, hi = 0.051, m32_galaxy.mge.qobs_min
     assert np.all((post["q_int"].values > lo) & (post["q_int"].values < hi))
     for col in ("mean", "sd", "hdi94_lb", "hdi94_ub", "r_hat", "ess_bulk", "ess_tail"):
@@ -336,6 +344,10 @@ def test_cli_defaults_are_the_api_defaults():
     fit_cmd = main.commands["fit"]
     defaults = {p.name: p.default for p in fit_cmd.params}
     assert defaults["refine_maps"] == FitConfig().refine_maps
+    assert _table_nodes(defaults["table_nodes"]) == FitConfig().table_nodes
+    assert _table_nodes("None") is None
+    with pytest.raises(click.BadParameter, match="N_Q,N_RATIO"):
+        _table_nodes("32")
     n = NUTSConfig()
     assert (defaults["chains"], defaults["warmup"], defaults["draws"]) == (
         n.n_chains, n.n_warmup, n.n_samples)  # fmt: skip

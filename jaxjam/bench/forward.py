@@ -136,14 +136,19 @@ def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
     }
 
 
-def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=THETA_M32) -> dict:
+def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=THETA_M32,
+                    tabled=None) -> dict:  # fmt: skip
     """One value-and-gradient of the log-posterior: as a jitted call from Python; as it runs
     inside the sampler (``n_loop`` evaluations in one compiled ``fori_loop``: one chain, as
     the demo's chains run on a CPU); the same with a per-galaxy head, as after the jampy
     refinement (the head is then an argument of the program, not a constant); and per chain
     when 4 chains are vmapped, as they run on an accelerator (the chains share each read of
     the weights). As in a fit, the emulator's weights are constants of the compiled program
-    (:func:`jaxjam.inference.fit._compile`)."""
+    (:func:`jaxjam.inference.fit._compile`).
+
+    ``tabled``, the problem with its table (:func:`jaxjam.inference.fit.tabulate_problem`),
+    adds the same in-loop timings for the table, which a fit samples by default (``table_``
+    keys)."""
     from jaxjam.fused import split_head
     from jaxjam.inference.likelihood import log_posterior
     from jaxjam.inference.priors import to_unconstrained
@@ -183,7 +188,16 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
     u4 = jnp.stack([u0 + 0.01 * i for i in range(4)])
     four = time_call(lambda: jax.block_until_ready(chains(u4, problem)), 3, 50, min_total_s)
     flops = compiled_flops(vg, u0, problem)
+    table = {}
+    if tabled is not None:
+        for name, fn, arg, per in (("table_in_loop", loop, u0, n_loop),
+                                   ("table_in_loop_4_chains", chains, u4, 4 * n_loop)):  # fmt: skip
+            t = time_call(lambda fn=fn, arg=arg: jax.block_until_ready(fn(arg, tabled)), 3, 50,
+                          min_total_s)  # fmt: skip
+            table[name] = {**t, "n_loop": n_loop, "per_gradient_s": t["median_s"] / per}
+        table["table_flops"] = compiled_flops(vg, u0, tabled)
     return {
+        **table,
         "per_call": per_call,
         "in_loop": {**in_loop, "n_loop": n_loop, "per_gradient_s": in_loop["median_s"] / n_loop},
         "in_loop_refined_head": {
