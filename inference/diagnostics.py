@@ -16,7 +16,8 @@ ESS_MIN_PER_CHAIN = 100
 
 
 class ConvergenceWarning(UserWarning):
-    """R-hat, ESS or divergences suggest the posterior is not reliable."""
+    """R-hat, ESS, divergences, or a per-fit table that strays from the network at the
+    posterior draws (:mod:`jaxjam.table`), suggest the posterior is not reliable."""
 
 
 def to_datatree(theta, trace: NUTSTrace, observed: dict, predictive_vrms, attrs: dict):

@@ -39,7 +39,7 @@ from jaxjam.mge import MGE
 from jaxjam.network import head_of
 from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
-from jaxjam.table import pad_rank, table_error, tabulate
+from jaxjam.table import pad_rank, table_error, table_rank, tabulate
 
 __all__ = [
     "FitConfig",
@@ -213,7 +213,7 @@ def tabulate_problem(emulator: Emulator, problem: Problem, config: FitConfig,
     qmin = float(problem.qobs_min)
     q_box, r_box = tuple(bounds[0]), tuple(bounds[1])
     table = tabulate(values, qmin, q_box, r_box, config.table_nodes)
-    info = {"nodes": list(config.table_nodes), "rank": int(table.coef.shape[2]),
+    info = {"nodes": list(config.table_nodes), "rank": table_rank(table),
             **table_error(table, values, q_box, r_box, seed=config.seed),
             "seconds": time.perf_counter() - t0}  # fmt: skip
     _say(progress, f"tabulated the emulator on {np.prod(config.table_nodes)} nodes in "

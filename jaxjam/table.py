@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.polynomial import chebyshev
 
-__all__ = ["BinsTable", "pad_rank", "table_bins", "table_error", "tabulate"]
+__all__ = ["BinsTable", "pad_rank", "table_bins", "table_error", "table_rank", "tabulate"]
 
 
 class BinsTable(NamedTuple):
@@ -83,6 +83,7 @@ def tabulate(
     ratio_bounds: tuple[float, float],
     nodes: tuple[int, int] = (32, 24),
     rank_tol: float = 1e-6,
+    rank_multiple: int = 32,
 ) -> BinsTable:
     """Tabulate ``values`` on the (q_int, ratio) box at Chebyshev nodes.
 
@@ -100,6 +101,9 @@ def tabulate(
     rank_tol : float
         The fewest singular vectors are kept that reproduce the values at the nodes to
         ``rank_tol`` times the largest |a|, the largest |b| and 1 for the logit.
+    rank_multiple : int
+        The rank is padded with zero vectors (exact) to a multiple of this, so that tables
+        of different galaxies mostly share their shapes and a compiled fit is reused.
 
     Returns
     -------
@@ -132,7 +136,7 @@ def tabulate(
     inv_t = np.linalg.inv(chebyshev.chebvander(t, n_ratio - 1))
     coef = np.einsum("ia,jb,abk->jik", inv_s, inv_t, y)
     f32 = np.float32
-    return BinsTable(
+    table = BinsTable(
         jnp.asarray(coef, f32),
         jnp.asarray(basis, f32),
         jnp.asarray(mean, f32),
@@ -140,6 +144,12 @@ def tabulate(
         jnp.asarray(psi_range, f32),
         jnp.asarray(ratio_range, f32),
     )
+    return pad_rank(table, -(-coef.shape[2] // rank_multiple) * rank_multiple)
+
+
+def table_rank(table: BinsTable) -> int:
+    """The table's rank: its nonzero singular vectors (without :func:`pad_rank`'s zeros)."""
+    return int(np.count_nonzero(np.abs(np.asarray(table.basis)).sum(1)))
 
 
 def _low_rank(f, tol: float):
@@ -259,6 +269,12 @@ def table_bins(table: BinsTable, q_int, ratio):
     return out[:n_bins], out[n_bins : 2 * n_bins], out[2 * n_bins]
 
 
+@jax.jit
+def _table_batch(table: BinsTable, q_int, ratio):
+    """The table's outputs at arrays of points, shape (m,) each → (m, n_out)."""
+    return jax.vmap(lambda q, r: _table_x(table, jnp.stack([q, r])))(q_int, ratio)
+
+
 def table_error(table: BinsTable, values, q_int_bounds, ratio_bounds, n_points: int = 64,
                 seed: int = 0) -> dict:  # fmt: skip
     """Measured error of the table against ``values`` at uniform random points of the box.
@@ -284,12 +300,8 @@ def table_error(table: BinsTable, values, q_int_bounds, ratio_bounds, n_points: 
     q = rng.uniform(*q_int_bounds, n_points)
     r = rng.uniform(*ratio_bounds, n_points)
     exact = np.asarray(values(q, r), np.float64)
-    got = np.asarray(
-        jax.vmap(lambda a, b: _table_x(table, jnp.stack([a, b])))(
-            jnp.asarray(q, jnp.float32), jnp.asarray(r, jnp.float32)
-        ),
-        np.float64,
-    )
+    got = np.asarray(_table_batch(table, jnp.asarray(q, jnp.float32), jnp.asarray(r, jnp.float32)),
+                     np.float64)  # fmt: skip
     n_bins = (exact.shape[1] - 1) // 2
     err = np.abs(got - exact)
 

@@ -1,5 +1,7 @@
 """The per-fit Chebyshev table (jaxjam.table) against the functions it tabulates."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +10,7 @@ import pytest
 from jaxjam.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.inference import FitConfig, build_problem
-from jaxjam.inference.fit import _exact_values, tabulate_problem
+from jaxjam.inference.fit import TABLE_DLOGL_MAX, _exact_values, tabulate_problem
 from jaxjam.inference.likelihood import log_posterior
 from jaxjam.inference.priors import to_unconstrained
 from jaxjam.table import table_bins, table_error, tabulate
@@ -80,6 +82,8 @@ def test_m32_table_reproduces_the_network(m32_problem):
     emu, prob, tabled, info = m32_problem
     assert info["max_rel_error_a"] < 2e-5 and info["max_rel_error_b"] < 2e-5, info
     assert 5 <= info["rank"] <= 2 * 175 + 1
+    assert tabled.table.coef.shape[2] % 32 == 0  # padded: galaxies share compiled shapes
+    assert tabled.table.coef.shape[2] - info["rank"] < 32
     b = np.asarray(prob.bounds, np.float64)
     err = table_error(tabled.table, _exact_values(emu, prob), tuple(b[0]), tuple(b[1]),
                       n_points=256, seed=123)  # fmt: skip
@@ -103,3 +107,27 @@ def test_fit_config_checks_table_nodes():
     assert FitConfig(table_nodes=[16, 8]).table_nodes == (16, 8)
     with pytest.raises(ValueError, match="table_nodes"):
         FitConfig(table_nodes=(3, 24))
+
+
+def test_a_coarse_table_is_caught_at_the_posterior_draws(m32_problem):
+    """The check after sampling compares the network's own log-likelihood at every draw: a
+    table far too coarse (4 × 4 nodes) must be reported, the default one must pass."""
+    import dataclasses
+
+    from jaxjam.inference import ConvergenceWarning, NUTSConfig, fit
+    from jaxjam.inference.fit import _table_problems
+
+    emu = m32_problem[0]
+    cfg = FitConfig(nuts=NUTSConfig(n_warmup=30, n_samples=20, n_init_candidates=4,
+                                    max_tree_depth=5, n_map_steps=20),
+                    refine_maps=0, table_nodes=(4, 4), seed=2)  # fmt: skip
+    res = fit(m32_galaxy(), cfg, emu, progress=False, warn=False)
+    coarse = json.loads(res.datatree["posterior"].attrs["table"])["at_draws"]
+    assert coarse["max_abs_dlogl"] > TABLE_DLOGL_MAX, coarse
+    assert any("differs from the network's" in p for p in res.problems), res.problems
+    fine = fit(m32_galaxy(), dataclasses.replace(cfg, table_nodes=(32, 24)), emu,
+               progress=False, warn=False)  # fmt: skip
+    check = json.loads(fine.datatree["posterior"].attrs["table"])["at_draws"]
+    assert check["max_abs_dlogl"] < TABLE_DLOGL_MAX and check["n_physical_disagree"] == 0
+    with pytest.warns(ConvergenceWarning, match="disagree on physicality at 3"):
+        _table_problems({"max_abs_dlogl": 0.0, "n_physical_disagree": 3, "n_draws": 9}, True)
