@@ -146,6 +146,13 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
               f"{mcmc['steps']} steps, autocorrelation time {mcmc['autocorr_time_steps']:.0f} "
               "steps (benchmarks/jampy_mcmc_m32.py), reweighted to jampy nlos "
               f"{mcmc['jampy_settings']['nlos']} (benchmarks/jampy_mcmc_reweight.py)"]  # fmt: skip
+    table = result.datatree["posterior"].attrs.get("table", "none")
+    if table != "none":
+        t = json.loads(table)
+        lines.append(f"sampled on a {t['nodes'][0]} x {t['nodes'][1]} Chebyshev table of the "
+                     f"network (rank {t['rank']}): its log-likelihood is within "
+                     f"{t['at_draws']['max_abs_dlogl']:.1e} of the network's at all "
+                     f"{t['at_draws']['n_draws']} draws")  # fmt: skip
     if result.problems:
         lines += ["", "convergence warnings: " + "; ".join(result.problems)]
     return result, "\n".join(lines)

@@ -370,6 +370,8 @@ def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
         cap, mc = _stored_capfit()[name], stored_jampy_mcmc()[name]
         assert f"{cap[0]:.3f} ± {cap[1]:.3f}" in row and f"{mc[0]:.3f} ± {mc[1]:.3f}" in row
         assert f"{result.summary.loc[name, 'mean']:.3f}" in row
+    check = json.loads(result.datatree["posterior"].attrs["table"])["at_draws"]
+    assert f"within {check['max_abs_dlogl']:.1e} of the network's at all 120 draws" in table
     for f in ("posterior.nc", "summary.csv", "corner.png", "trace.png", "maps.png"):
         assert (tmp_path / "demo" / f).stat().st_size > 0
 
