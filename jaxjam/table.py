@@ -41,7 +41,7 @@ class BinsTable(NamedTuple):
     The 2 n_bins + 1 outputs, ``a`` (n_bins), ``b`` (n_bins) and the physicality logit as
     :func:`jaxjam.fused.make_bins_fn` returns them, are ``mean + y @ basis``: y holds the
     coordinates on the leading singular vectors of the tabulated values (they are smooth maps
-    of two variables: ~50 vectors reproduce 351 outputs to 1e-6), and each coordinate is a
+    of two variables: on M32, 60 to 72 reproduce the 351 outputs to 1e-6), and each coordinate is a
     Chebyshev series.
 
     Attributes
@@ -162,11 +162,13 @@ def _low_rank(f, tol: float):
         scale[sl] = np.abs(f[:, sl]).max(initial=0.0) or 1.0
     g = f / scale
     mean = g.mean(0)
-    u, sv, vt = np.linalg.svd(g - mean, full_matrices=False)
+    residual = g - mean
+    u, sv, vt = np.linalg.svd(residual, full_matrices=False)
     rank = len(sv)
-    for r in range(1, len(sv) + 1):  # the error falls with r; stop at the first that passes
-        if np.abs((u[:, :r] * sv[:r]) @ vt[:r] + mean - g).max() <= tol:
-            rank = r
+    for r in range(len(sv)):  # peel off one singular triplet at a time until within tol
+        residual -= np.outer(u[:, r] * sv[r], vt[r])
+        if np.abs(residual).max() <= tol:
+            rank = r + 1
             break
     return u[:, :rank] * sv[:rank], vt[:rank] * scale, mean * scale
 
