@@ -30,7 +30,13 @@ from jaxjam.inference.diagnostics import (
     summarize,
     to_datatree,
 )
-from jaxjam.inference.likelihood import Problem, log_likelihood, log_posterior, model_vrms
+from jaxjam.inference.likelihood import (
+    Problem,
+    log_likelihood,
+    log_likelihood_of_model,
+    log_posterior,
+    model_vrms,
+)
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
 from jaxjam.inference.refine import refine_head
@@ -306,12 +312,12 @@ def _at_draws(emulator: Emulator, problem: Problem, theta) -> tuple[np.ndarray, 
     if fn is None:
         bins_fn = emulator.bins_fn
 
-        def one(state, problem, t):
-            exact = problem._replace(table=None)
-            v2 = model_vrms(bins_fn, state, exact, t)[0]
+        def one(state, problem, t):  # the network evaluated once per draw
+            v2, logit = model_vrms(bins_fn, state, problem._replace(table=None), t)
             if problem.table is None:
                 return v2, jnp.zeros(2)
-            lls = jnp.stack([log_likelihood(bins_fn, state, p, t) for p in (problem, exact)])
+            lls = jnp.stack([log_likelihood(bins_fn, state, problem, t),
+                             log_likelihood_of_model(problem, v2, logit)])  # fmt: skip
             return v2, lls
 
         fn = jax.jit(jax.vmap(jax.vmap(one, (None, None, 0)), (None, None, 0)))
@@ -472,19 +478,29 @@ def fit(
     (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, False, progress, key,
                                                    problem)  # fmt: skip
     t0 = time.perf_counter()
-    vrms, check = _at_draws(emulator, problem, theta)
-    if table:
-        table["at_draws"] = check
-    kin = galaxy.kinematics
-    dt = to_datatree(theta, trace, kin._asdict(), vrms,
-                     _attrs(emulator, galaxy, config, problem, refinement, table))  # fmt: skip
-    summary = summarize(dt)
-    problems = check_convergence(summary, trace, warn=warn) + _table_problems(check, warn)
+    result = _result(emulator, galaxy, config, problem, refinement, table, theta, trace, warn)
     t_post = time.perf_counter() - t0
     timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
               "post_s": t_post, "total_s": t_setup + t_compile + t_sample + t_post}  # fmt: skip
     _say(progress, f"done in {timing['total_s']:.1f} s ({t_sample:.1f} s sampling)")
-    return FitResult(dt, summary, problems, timing)
+    return result._replace(timing=timing)
+
+
+def _result(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Problem,
+            refinement: dict | None, table: dict | None, theta, trace, warn: bool,
+            **attrs) -> FitResult:  # fmt: skip
+    """One galaxy's FitResult from its draws (a padded problem's extra bins cut off): the
+    network's Vrms and the table's check at the draws, the DataTree, its summary and the
+    problems found. ``timing`` is left empty; ``attrs`` are added to the DataTree's."""
+    vrms, check = _at_draws(emulator, problem, theta)
+    if table:
+        table["at_draws"] = check
+    kin = galaxy.kinematics
+    attrs = {**_attrs(emulator, galaxy, config, problem, refinement, table), **attrs}
+    dt = to_datatree(theta, trace, kin._asdict(), vrms[..., : kin.vrms_kms.size], attrs)
+    summary = summarize(dt)
+    problems = check_convergence(summary, trace, warn=warn) + _table_problems(check, warn)
+    return FitResult(dt, summary, problems, {})
 
 
 def _say(progress: bool, msg: str) -> None:
@@ -587,14 +603,7 @@ def fit_many(
     results = []
     for i, (g, p, ref, table) in enumerate(zip(galaxies, padded, refinements, tables,
                                                strict=True)):  # fmt: skip
-        nb = g.kinematics.vrms_kms.size
         tr = jax.tree.map(lambda a, i=i: a[i], trace)
-        vrms, check = _at_draws(emulator, p, theta[i])
-        if table:
-            table["at_draws"] = check
-        attrs = {**_attrs(emulator, g, config, p, ref, table), "batch_index": i}
-        dt = to_datatree(theta[i], tr, g.kinematics._asdict(), vrms[..., :nb], attrs)
-        summary = summarize(dt)
-        problems = check_convergence(summary, tr, warn=False) + _table_problems(check, False)
-        results.append(FitResult(dt, summary, problems, timing))
+        res = _result(emulator, g, config, p, ref, table, theta[i], tr, False, batch_index=i)
+        results.append(res._replace(timing=timing))
     return results

@@ -28,7 +28,7 @@ from jaxjam.fused import FoldedB, FusedHead
 from jaxjam.inference.priors import to_constrained
 from jaxjam.table import BinsTable, table_bins
 
-__all__ = ["Problem", "log_likelihood", "log_posterior", "model_vrms"]
+__all__ = ["Problem", "log_likelihood", "log_likelihood_of_model", "log_posterior", "model_vrms"]
 
 
 class Problem(NamedTuple):
@@ -105,7 +105,12 @@ def log_likelihood(bins_fn, state, problem: Problem, theta):
     model error, and ``U = v · error_modes`` the correlated model error, marginalised over its
     mode amplitudes with the Woodbury identity (a small ``n_modes × n_modes`` solve).
     """
-    v2, logit = model_vrms(bins_fn, state, problem, theta)
+    return log_likelihood_of_model(problem, *model_vrms(bins_fn, state, problem, theta))
+
+
+def log_likelihood_of_model(problem: Problem, v2, logit):
+    """:func:`log_likelihood` given the model: Vrms² (km/s)², shape (n_bins,), and the
+    physicality logit, as :func:`model_vrms` returns them."""
     ok = v2 > 0
     physical = (logit >= 0) & jnp.all(ok | (problem.mask == 0))
     v = jnp.sqrt(jnp.where(ok, v2, 1.0))

@@ -37,7 +37,14 @@ from jaxjam.network import head_parts
 from jaxjam.physics import INNER_SLOPE_NODE, inner_power_law_rows
 from jaxjam.transforms import Normalization, jam_scalars
 
-__all__ = ["FoldedB", "FusedHead", "fold_b_head", "make_bins_fn", "split_head"]
+__all__ = [
+    "FoldedB",
+    "FusedHead",
+    "fold_b_head",
+    "make_bins_fn",
+    "require_zero_tangents",
+    "split_head",
+]
 
 
 class FoldedB(NamedTuple):
@@ -172,11 +179,11 @@ def make_bins_fn(graphdef, norm: Normalization):
     def _bins_x_jvp(primals, tangents):
         *fixed, x = primals
         *fixed_dot, x_dot = tangents
-        if not all(_is_zero(t) for t in jax.tree.leaves(fixed_dot, is_leaf=_is_zero)):
-            raise NotImplementedError(
-                "the fused likelihood is differentiable in q_int and ratio only; "
-                "differentiate Emulator.maps_fn for anything else"
-            )
+        require_zero_tangents(
+            fixed_dot,
+            "the fused likelihood is differentiable in q_int and "
+            "ratio only; differentiate Emulator.maps_fn for anything else",
+        )
         a, b, logit = evaluate(*fixed, x, x.shape[0])
         # the logit only enters through the hard cut logit ≥ 0: its derivative is never needed
         return (a[0], b[0], logit), (x_dot @ a[1:], x_dot @ b[1:], jnp.zeros_like(logit))
@@ -197,6 +204,14 @@ def _inner(rows, op: BinOperator):
         out_axes=(None, 0),
     )(rows[1:])
     return jnp.concatenate([value[None], derivs])
+
+
+def require_zero_tangents(tangents, message: str) -> None:
+    """In a ``custom_jvp`` rule with ``symbolic_zeros=True``: raise ``NotImplementedError``
+    (``message``) unless every tangent in the pytree is a symbolic zero, i.e. unless nothing
+    is differentiated that the rule does not define."""
+    if not all(_is_zero(t) for t in jax.tree.leaves(tangents, is_leaf=_is_zero)):
+        raise NotImplementedError(message)
 
 
 def _is_zero(t) -> bool:

@@ -32,6 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.polynomial import chebyshev
 
+from jaxjam.fused import require_zero_tangents
+
 __all__ = ["BinsTable", "pad_rank", "table_bins", "table_error", "table_rank", "tabulate"]
 
 
@@ -233,17 +235,12 @@ def _table_x(table: BinsTable, x):
 def _table_x_jvp(primals, tangents):
     table, x = primals
     table_dot, x_dot = tangents
-    if not all(_is_zero(t) for t in jax.tree.leaves(table_dot, is_leaf=_is_zero)):
-        raise NotImplementedError("a BinsTable is differentiable in q_int and ratio only")
+    require_zero_tangents(table_dot, "a BinsTable is differentiable in q_int and ratio only")
     value, jac = _evaluate(table, x)
     return value, x_dot @ jac
 
 
 _table_x.defjvp(_table_x_jvp, symbolic_zeros=True)
-
-
-def _is_zero(t) -> bool:
-    return isinstance(t, jax.custom_derivatives.SymbolicZero)
 
 
 def table_bins(table: BinsTable, q_int, ratio):

@@ -172,12 +172,6 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
 
         return jax.lax.fori_loop(0, n_loop, body, (u, jnp.float32(0.0)))
 
-    in_loop = time_call(lambda: jax.block_until_ready(loop(u0, problem)), 3, 50, min_total_s)
-    kernel, bias = head_of(state)  # timing depends on the head's shape, not its values
-    refined = problem._replace(head=split_head(kernel, bias))
-    in_loop_refined = time_call(lambda: jax.block_until_ready(loop(u0, refined)), 3, 50,
-                                min_total_s)  # fmt: skip
-
     @jax.jit
     def chains(u, prob):  # 4 vmapped chains share one read of the weights
         def body(_, u):
@@ -186,32 +180,26 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
         return jax.lax.fori_loop(0, n_loop, body, u)
 
     u4 = jnp.stack([u0 + 0.01 * i for i in range(4)])
-    four = time_call(lambda: jax.block_until_ready(chains(u4, problem)), 3, 50, min_total_s)
-    flops = compiled_flops(vg, u0, problem)
-    table = {}
-    if tabled is not None:
-        for name, fn, arg, per in (("table_in_loop", loop, u0, n_loop),
-                                   ("table_in_loop_4_chains", chains, u4, 4 * n_loop)):  # fmt: skip
-            t = time_call(lambda fn=fn, arg=arg: jax.block_until_ready(fn(arg, tabled)), 3, 50,
-                          min_total_s)  # fmt: skip
-            table[name] = {**t, "n_loop": n_loop, "per_gradient_s": t["median_s"] / per}
-        table["table_flops"] = compiled_flops(vg, u0, tabled)
-    return {
-        **table,
+
+    def in_loop(fn, u, prob):
+        """Timing of ``n_loop`` steps of ``fn`` and the cost of one gradient of one chain."""
+        t = time_call(lambda: jax.block_until_ready(fn(u, prob)), 3, 50, min_total_s)
+        n_chains = u.size // u0.size
+        return {**t, "n_loop": n_loop, "per_gradient_s": t["median_s"] / (n_loop * n_chains)}
+
+    kernel, bias = head_of(state)  # timing depends on the head's shape, not its values
+    out = {
         "per_call": per_call,
-        "in_loop": {**in_loop, "n_loop": n_loop, "per_gradient_s": in_loop["median_s"] / n_loop},
-        "in_loop_refined_head": {
-            **in_loop_refined,
-            "n_loop": n_loop,
-            "per_gradient_s": in_loop_refined["median_s"] / n_loop,
-        },
-        "in_loop_4_chains": {
-            **four,
-            "n_loop": n_loop,
-            "per_gradient_s": four["median_s"] / (4 * n_loop),
-        },
-        "flops": flops,
+        "in_loop": in_loop(loop, u0, problem),
+        "in_loop_refined_head": in_loop(loop, u0, problem._replace(head=split_head(kernel, bias))),
+        "in_loop_4_chains": in_loop(chains, u4, problem),
+        "flops": compiled_flops(vg, u0, problem),
     }
+    if tabled is not None:
+        out["table_in_loop"] = in_loop(loop, u0, tabled)
+        out["table_in_loop_4_chains"] = in_loop(chains, u4, tabled)
+        out["table_flops"] = compiled_flops(vg, u0, tabled)
+    return out
 
 
 def matmul_peak(n: int, min_total_s: float) -> dict:

@@ -21,11 +21,12 @@ def headline(results: dict) -> dict:
     jampy_psf = fwd["jampy"]["psf"]["median_s"]
     nan = float("nan")
 
-    def per_gradient(key):  # keys absent from results.json files written by older versions
-        return grad.get(key, {}).get("per_gradient_s", nan)
-
-    refined_s = per_gradient("in_loop_refined_head")
-    table_s, table4_s = per_gradient("table_in_loop"), per_gradient("table_in_loop_4_chains")
+    # seconds per gradient; keys absent from results.json files of older versions read as NaN
+    gradient_s = {"call": grad["per_call"]["median_s"]}
+    for name, key in (("in_loop", "in_loop"), ("refined", "in_loop_refined_head"),
+                      ("4_chains", "in_loop_4_chains"), ("table", "table_in_loop"),
+                      ("table_4_chains", "table_in_loop_4_chains")):  # fmt: skip
+        gradient_s[name] = grad.get(key, {}).get("per_gradient_s", nan)
     demo = samp.get("demo", {})
     survey_row = survey["batches"][str(max(int(k) for k in survey["batches"]))] if survey else {}
     return {
@@ -33,18 +34,8 @@ def headline(results: dict) -> dict:
         "batched_vrms_psf_speedup": jampy_psf / psf[big]["per_galaxy_s"],
         "batched_vrms_psf_batch": big,
         "vrms_psf_batch1_speedup": jampy_psf / psf[min(psf)]["per_galaxy_s"],
-        "gradient_us_call": 1e6 * grad["per_call"]["median_s"],
-        "gradient_us_in_loop": 1e6 * grad["in_loop"]["per_gradient_s"],
-        "gradient_us_4_chains": 1e6 * grad["in_loop_4_chains"]["per_gradient_s"],
-        "gradient_us_refined": 1e6 * refined_s,
-        "gradient_speedup_refined": jampy_psf / refined_s,
-        "gradient_speedup_4_chains": jampy_psf / grad["in_loop_4_chains"]["per_gradient_s"],
-        "gradient_speedup_call": jampy_psf / grad["per_call"]["median_s"],
-        "gradient_speedup_in_loop": jampy_psf / grad["in_loop"]["per_gradient_s"],
-        "gradient_us_table": 1e6 * table_s,
-        "gradient_us_table_4_chains": 1e6 * table4_s,
-        "gradient_speedup_table": jampy_psf / table_s,
-        "gradient_speedup_table_4_chains": jampy_psf / table4_s,
+        **{f"gradient_us_{k}": 1e6 * t for k, t in gradient_s.items()},
+        **{f"gradient_speedup_{k}": jampy_psf / t for k, t in gradient_s.items()},
         "demo_total_s": demo.get("total_s"),
         "demo_sampling_s": demo.get("sample_s"),
         "demo_ess_per_s": demo.get("min_ess_bulk_per_s_total"),
