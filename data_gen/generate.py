@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxjam.cluster import dask_client
 from jaxjam.data_gen.config import GeneratorConfig
 from jaxjam.data_gen.store import STATUS_FAILED, array_specs, manifest_hash
 
@@ -34,13 +35,6 @@ __all__ = ["compute_task", "generate", "open_or_create_store", "task_range"]
 FORMAT_VERSION = 1
 
 #: One BLAS/OpenMP thread per worker process: parallelism comes from processes (DESIGN.md).
-SINGLE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-}
 
 
 def versions() -> dict[str, str]:
@@ -288,34 +282,6 @@ def _record_errors(group, errors) -> None:
     group.attrs["manifest"] = manifest
 
 
-@contextlib.contextmanager
-def _dask_client(workers: int | None, scheduler: str | None):
-    import dask
-    from dask.distributed import Client, LocalCluster
-
-    if scheduler:
-        with Client(scheduler) as client:
-            yield client
-        return
-    n = workers or os.cpu_count() or 1
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
-    environ.update(SINGLE_THREAD_ENV)
-    # dask's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc return memory to the OS after
-    # every large free; jampy allocates ~15 MB matrices per call and runs 25% slower with it.
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    settings = {
-        "distributed.nanny.pre-spawn-environ": environ,
-        # The worker's statistical profiler samples every thread's stack every 10 ms; with
-        # Python-heavy tasks (mgefit) on 2 cores it costs ~20% of the throughput.
-        "distributed.worker.profile.enabled": False,
-    }
-    with dask.config.set(settings):  # noqa: SIM117
-        with LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster, Client(cluster) as client:  # fmt: skip
-            yield client
-
-
 def generate(
     out,
     n_samples: int,
@@ -366,7 +332,7 @@ def generate(
     )
     compute_seconds = 0.0
     if pending:
-        with _dask_client(workers, scheduler) as client:
+        with dask_client(workers, scheduler) as client:
             print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
             client.run(_warm_worker)
             t_ready = time.perf_counter()

@@ -10,6 +10,7 @@ the survey use case.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -22,8 +23,9 @@ import numpy as np
 
 from jaxjam.emulator import Emulator
 from jaxjam.error_model import N_MODES, bin_modes, select
-from jaxjam.forward import BinOperator, bin_operator
+from jaxjam.forward import BinOperator, bin_operator, reached_nodes
 from jaxjam.fused import fold_b_head, split_head
+from jaxjam.inference.certify import CertifyConfig, certify, verdict, with_certificate
 from jaxjam.inference.diagnostics import (
     ConvergenceWarning,
     check_convergence,
@@ -38,13 +40,15 @@ from jaxjam.inference.likelihood import (
     model_vrms,
 )
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
+from jaxjam.inference.pool import jampy_pool
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
-from jaxjam.inference.refine import refine_head
+from jaxjam.inference.refine import design_points, jampy_maps, refine_head
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
 from jaxjam.network import head_of
 from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
+from jaxjam.reference import CONVERGED, JampySettings
 from jaxjam.table import pad_rank, table_error, table_rank, tabulate
 
 __all__ = [
@@ -103,10 +107,16 @@ class FitConfig:
     step_arcsec : float, optional
         Cartesian step of the PSF convolution (default ``min(sigma_psf)/4``, as jampy).
     refine_maps : int
-        jampy maps on which the network's head is refined for each galaxy before its fit
-        (:mod:`jaxjam.inference.refine`; about 1 s each); 0 fits the plain emulator. With a
-        refinement, the emulator's error model is scaled by the refinement's leave-one-out
-        error over the raw error.
+        Converged jampy maps (``refine_settings``) over the prior box on which the network's
+        head is refined for each galaxy before its first round (:mod:`jaxjam.inference.refine`;
+        a few seconds each, in parallel processes); 0 fits the plain emulator. With a
+        refinement, the likelihood's model-error term is the refined model's leave-one-out
+        error measured at the data's bins through the PSF.
+    refine_settings : JampySettings
+        jampy settings of the refinement maps (default :data:`jaxjam.reference.CONVERGED`).
+    certify : CertifyConfig
+        The certificate against converged jampy at posterior draws
+        (:mod:`jaxjam.inference.certify`) and its rounds of refinement near the posterior.
     table_nodes : (int, int) or None
         Chebyshev nodes in ψ(q_int) and in ratio of the table that replaces the network during
         sampling (:mod:`jaxjam.table`: built once per fit from the exact network, about 0.1 s;
@@ -120,10 +130,16 @@ class FitConfig:
     seed: int = 0
     model_error: bool = True
     step_arcsec: float | None = None
-    refine_maps: int = 20
+    refine_maps: int = 12
     table_nodes: tuple[int, int] | None = (32, 24)
+    refine_settings: JampySettings = CONVERGED
+    certify: CertifyConfig = CertifyConfig()
 
     def __post_init__(self):
+        if isinstance(self.refine_settings, dict):
+            object.__setattr__(self, "refine_settings", JampySettings(**self.refine_settings))
+        if isinstance(self.certify, dict):
+            object.__setattr__(self, "certify", CertifyConfig(**self.certify))
         if self.refine_maps != 0 and self.refine_maps < 3:
             raise ValueError(f"refine_maps must be 0 or ≥ 3, got {self.refine_maps}")
         if self.table_nodes is not None:
@@ -144,6 +160,12 @@ class FitResult(NamedTuple):
     summary: object
     problems: list
     timing: dict
+    certificate: dict | None = None
+
+    @property
+    def certified(self) -> bool:
+        """Whether converged jampy at posterior draws agreed (:mod:`jaxjam.inference.certify`)."""
+        return bool(self.certificate and self.certificate["certified"])
 
     def median(self) -> dict:
         """Posterior medians of the parameters."""
@@ -151,7 +173,15 @@ class FitResult(NamedTuple):
         return {k: float(np.median(post[k].values)) for k in PARAM_NAMES}
 
 
-def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Problem:
+def galaxy_operator(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> BinOperator:
+    """The exact forward operator of a galaxy's bins (float64 NumPy arrays)."""
+    kin = galaxy.kinematics
+    return bin_operator(emulator.grid, galaxy.mge, galaxy.distance_mpc, kin.x_arcsec,
+                        kin.y_arcsec, galaxy.psf, galaxy.pa_deg, config.step_arcsec)  # fmt: skip
+
+
+def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig,
+                  operator: BinOperator | None = None) -> Problem:  # fmt: skip
     """Everything fixed in a fit: CNN features, forward operator, data and prior bounds.
 
     Raises
@@ -163,8 +193,7 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
     emulator.check_mge(galaxy.mge)
     bounds = config.bounds.resolve(galaxy.mge.qobs_min, emulator.domain)
     kin = galaxy.kinematics
-    op = bin_operator(emulator.grid, galaxy.mge, galaxy.distance_mpc, kin.x_arcsec, kin.y_arcsec,
-                      galaxy.psf, galaxy.pa_deg, config.step_arcsec)  # fmt: skip
+    op = operator if operator is not None else galaxy_operator(emulator, galaxy, config)
     frac, modes = _model_error(emulator, galaxy, config.model_error)
     f32 = jnp.float32
     return Problem(
@@ -181,28 +210,42 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Prob
     )
 
 
-def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, config: FitConfig,
-                   progress: bool = False) -> tuple[Problem, dict | None]:  # fmt: skip
-    """Swap in a head refined on ``config.refine_maps`` jampy maps of this galaxy
-    (:func:`jaxjam.inference.refine.refine_head`) and scale the emulator's error model by the
-    refinement's leave-one-out error. Returns the problem and what was measured (``None``
-    without refinement)."""
-    if not config.refine_maps:
+def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, maps: list,
+                   operator: BinOperator, nodes, bh_fraction: float, config: FitConfig,
+                   progress: bool = False, n_local: int | None = None,
+                   ) -> tuple[Problem, dict | None]:  # fmt: skip
+    """Swap in a head refined on the jampy ``maps`` of this galaxy
+    (:func:`jaxjam.inference.refine.refine_head`), and make the likelihood's model-error term
+    the refined model's leave-one-out error measured at the bins through the PSF. Returns the
+    problem and what was measured (``None`` without maps)."""
+    if not maps:
         return problem, None
     t0 = time.perf_counter()
-    ref = refine_head(emulator, galaxy.mge, np.asarray(problem.bounds), config.refine_maps,
-                      config.seed)  # fmt: skip
+    basis = _unit_modes(emulator, galaxy)
+    ref = refine_head(emulator, galaxy.mge, maps, operator, nodes, basis, bh_fraction, n_local)
     info = {**ref.info(), "seconds": time.perf_counter() - t0}
-    _say(progress, f"refined the emulator on {len(ref.design)} jampy maps in "
-                   f"{info['seconds']:.1f} s: log A error {ref.raw_rms_log_a:.2%} → "
-                   f"{ref.loo_rms_log_a:.2%} (leave-one-out)")  # fmt: skip
-    s = ref.error_scale
+    b = ref.bins
+    _say(progress, f"refined the emulator on {len(ref.design)} jampy maps: log A error "
+                   f"{ref.raw_rms_log_a:.2%} → {ref.loo_rms_log_a:.2%} (leave-one-out); "
+                   f"at the bins {b['median']:.2%} median, {b['p95']:.2%} p95 (through the "
+                   "PSF)")  # fmt: skip
+    on = config.model_error
+    f32 = jnp.float32
     problem = problem._replace(
         head=split_head(ref.kernel, ref.bias),
         folded_b=fold_b_head(emulator.normalization, problem.operator, ref.kernel, ref.bias),
-        model_error_frac=problem.model_error_frac * s, error_modes=problem.error_modes * s,
+        model_error_frac=f32(b["residual_std"] if on else 0.0),
+        error_modes=jnp.asarray(basis * np.asarray(b["mode_std"]) * on, f32),
     )  # fmt: skip
     return problem, info
+
+
+def _unit_modes(emulator: Emulator, galaxy: Galaxy) -> np.ndarray:
+    """The six error modes of :mod:`jaxjam.error_model` at the bins, unit amplitudes."""
+    k = galaxy.kinematics
+    x, y = bins_to_model_frame(k.x_arcsec, k.y_arcsec, galaxy.pa_deg)
+    r_re, theta = bins_polar(x, y, galaxy.mge.effective_radius_arcsec())
+    return bin_modes(r_re, theta, emulator.grid, np.ones(N_MODES))
 
 
 def tabulate_problem(emulator: Emulator, problem: Problem, config: FitConfig,
@@ -448,8 +491,14 @@ def fit(
     emulator: Emulator | None = None,
     progress: bool = True,
     warn: bool = True,
+    client=None,
 ) -> FitResult:
-    """Fit one galaxy with NUTS.
+    """Fit one galaxy with NUTS, and certify the posterior against converged jampy.
+
+    A round refines the network on converged jampy maps of the galaxy, samples, and runs jampy
+    at ``config.certify.n_draws`` posterior draws (:mod:`jaxjam.inference.certify`). A round
+    that is not certified adds jampy maps at those draws to the refinement, and the next round
+    resamples; after ``config.certify.max_rounds`` the fit ends not certified, loudly.
 
     Parameters
     ----------
@@ -458,10 +507,13 @@ def fit(
     emulator : Emulator, optional
         Default: the pretrained model shipped with jaxjam.
     progress : bool
-        Print what is happening (compilation, sampling) to stderr.
+        Print what is happening (refinement, compilation, sampling, certificate) to stderr.
     warn : bool
         Emit :class:`~jaxjam.inference.diagnostics.ConvergenceWarning` for R-hat > 1.01, low
-        ESS or divergences.
+        ESS, divergences or a fit that is not certified.
+    client : dask.distributed.Client, optional
+        Where to run the jampy calls (default: a LocalCluster of ``config.certify.workers``
+        processes for the fit's duration).
 
     Returns
     -------
@@ -469,26 +521,93 @@ def fit(
     """
     emulator = emulator or Emulator.load()
     t0 = time.perf_counter()
-    problem = build_problem(emulator, galaxy, config)
-    problem, refinement = refine_problem(emulator, galaxy, problem, config, progress)
-    problem, table = tabulate_problem(emulator, problem, config, progress)
-    t_setup = time.perf_counter() - t0
-    key = jax.random.key(config.seed)
-    _say(progress, f"compiling the NUTS pipeline ({config.nuts.n_chains} chains) ...")
-    (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, False, progress, key,
-                                                   problem)  # fmt: skip
+    operator = galaxy_operator(emulator, galaxy, config)
+    base = build_problem(emulator, galaxy, config, operator)
+    nodes = reached_nodes(operator, emulator.grid)
+    cc = config.certify
+    timing = {"setup_s": time.perf_counter() - t0, "refine_s": 0.0, "compile_s": 0.0,
+              "sample_s": 0.0, "certify_s": 0.0, "post_s": 0.0}  # fmt: skip
+    workers = cc.workers if (cc.enabled or config.refine_maps) else 0
+    with jampy_pool(workers, client) as pool:
+        t0 = time.perf_counter()
+        maps = []
+        if config.refine_maps:
+            box = design_points(config.refine_maps, np.asarray(base.bounds), config.seed)
+            maps = jampy_maps(pool, galaxy, box, emulator.grid, nodes, config.refine_settings,
+                              progress)  # fmt: skip
+        timing["refine_s"] += time.perf_counter() - t0
+        bh_fraction = _bh_fraction(np.mean(np.asarray(base.bounds), 1), operator)
+        history, n_local = [], None
+        for rnd in range(cc.max_rounds if cc.enabled else 1):
+            t0 = time.perf_counter()
+            problem, refinement = refine_problem(emulator, galaxy, base, maps, operator, nodes,
+                                                 bh_fraction, config, progress,
+                                                 n_local)  # fmt: skip
+            problem, table = tabulate_problem(emulator, problem, config, progress)
+            timing["setup_s"] += time.perf_counter() - t0
+            key = jax.random.fold_in(jax.random.key(config.seed), rnd)
+            _say(progress, f"round {rnd + 1}: compiling the NUTS pipeline ...")
+            (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, False, progress,
+                                                           key, problem)  # fmt: skip
+            timing["compile_s"] += t_compile
+            timing["sample_s"] += t_sample
+            if not cc.enabled:
+                cert = None
+                break
+            t0 = time.perf_counter()
+            cert = certify(galaxy, np.asarray(theta), _loglik_fn(emulator, problem),
+                           _loglik_fn(emulator, _pure(problem)), pool, cc,
+                           seed=config.seed * 1000 + rnd, progress=progress)  # fmt: skip
+            timing["certify_s"] += time.perf_counter() - t0
+            history.append({k: cert[k] for k in ("certified", "k_hat", "ess", "max_abs_dlogl",
+                                                 "n_unphysical", "seconds")})  # fmt: skip
+            cert["rounds"] = rnd + 1
+            _say(progress, f"round {rnd + 1}: " + verdict(cert))
+            if cert["certified"] or rnd + 1 == cc.max_rounds:
+                break
+            t0 = time.perf_counter()
+            near = np.asarray(cert["draws"])[: cc.refine_maps_per_round, :2]
+            new = jampy_maps(pool, galaxy, near, emulator.grid, nodes, config.refine_settings,
+                             progress)  # fmt: skip
+            maps, n_local = maps + new, len(new)
+            timing["refine_s"] += time.perf_counter() - t0
+            bh_fraction = _bh_fraction(np.median(np.asarray(theta).reshape(-1, 4), 0), operator)
+    if cert is not None:
+        cert["history"] = history
     t0 = time.perf_counter()
-    result = _result(emulator, galaxy, config, problem, refinement, table, theta, trace, warn)
-    t_post = time.perf_counter() - t0
-    timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
-              "post_s": t_post, "total_s": t_setup + t_compile + t_sample + t_post}  # fmt: skip
-    _say(progress, f"done in {timing['total_s']:.1f} s ({t_sample:.1f} s sampling)")
+    result = _result(emulator, galaxy, config, problem, refinement, table, theta, trace, warn,
+                     cert)  # fmt: skip
+    timing["post_s"] = time.perf_counter() - t0
+    timing["total_s"] = sum(v for k, v in timing.items() if k.endswith("_s"))
+    _say(progress, f"done in {timing['total_s']:.1f} s ({timing['sample_s']:.1f} s sampling, "
+                   f"{timing['refine_s'] + timing['certify_s']:.1f} s jampy)")  # fmt: skip
     return result._replace(timing=timing)
+
+
+def _bh_fraction(theta, operator: BinOperator) -> float:
+    """M_BH/(Υ L_tot) of parameters θ (the black hole's weight in V² per unit M/L)."""
+    return float(10.0 ** (theta[2] - theta[3]) / operator.lum_lsun)
+
+
+def _pure(problem: Problem) -> Problem:
+    """The problem's likelihood with the data errors alone (no model-error term)."""
+    return problem._replace(model_error_frac=jnp.float32(0.0),
+                            error_modes=jnp.zeros_like(problem.error_modes))  # fmt: skip
+
+
+def _loglik_fn(emulator: Emulator, problem: Problem):
+    """``θ (n, 4) → log-likelihood (n,)`` of the problem as NUTS sampled it (table or network)."""
+    fn = emulator.__dict__.get("_loglik_batch")
+    if fn is None:
+        bins_fn = emulator.bins_fn
+        fn = jax.jit(jax.vmap(lambda st, p, t: log_likelihood(bins_fn, st, p, t), (None, None, 0)))
+        emulator.__dict__["_loglik_batch"] = fn
+    return lambda theta: np.asarray(fn(emulator.state, problem, jnp.asarray(theta, jnp.float32)))
 
 
 def _result(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Problem,
             refinement: dict | None, table: dict | None, theta, trace, warn: bool,
-            **attrs) -> FitResult:  # fmt: skip
+            cert: dict | None = None, **attrs) -> FitResult:  # fmt: skip
     """One galaxy's FitResult from its draws (a padded problem's extra bins cut off): the
     network's Vrms and the table's check at the draws, the DataTree, its summary and the
     problems found. ``timing`` is left empty; ``attrs`` are added to the DataTree's."""
@@ -496,11 +615,18 @@ def _result(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: Prob
     if table:
         table["at_draws"] = check
     kin = galaxy.kinematics
-    attrs = {**_attrs(emulator, galaxy, config, problem, refinement, table), **attrs}
+    attrs = {**_attrs(emulator, galaxy, config, problem, refinement, table), **attrs,
+             "certificate": json.dumps(cert) if cert else "none",
+             "certified": int(bool(cert and cert["certified"])),
+             "verdict": verdict(cert)}  # fmt: skip
     dt = to_datatree(theta, trace, kin._asdict(), vrms[..., : kin.vrms_kms.size], attrs)
-    summary = summarize(dt)
+    summary = with_certificate(summarize(dt), cert)
     problems = check_convergence(summary, trace, warn=warn) + _table_problems(check, warn)
-    return FitResult(dt, summary, problems, {})
+    if config.certify.enabled and not (cert and cert["certified"]):
+        problems.append(verdict(cert))
+        if warn:
+            warnings.warn(verdict(cert), ConvergenceWarning, stacklevel=3)
+    return FitResult(dt, summary, problems, {}, cert)
 
 
 def _say(progress: bool, msg: str) -> None:
@@ -545,6 +671,7 @@ def fit_many(
     emulator: Emulator | None = None,
     progress: bool = True,
     galaxies_per_step: int | None = None,
+    client=None,
 ) -> list[FitResult]:
     """Fit many galaxies in one jit-compiled call (the survey use case).
 
@@ -562,6 +689,11 @@ def fit_many(
         deepest tree of the batch (best on a GPU, which runs the batch in parallel). An
         integer runs that many at a time in sequence (``jax.lax.map``); on a CPU with few
         cores 1 avoids the lockstep cost.
+    client : dask.distributed.Client, optional
+        Where to run the jampy calls of refinement and certification.
+
+    Every galaxy is certified (:mod:`jaxjam.inference.certify`); one that is not is refitted
+    alone with :func:`fit`'s rounds (its seed ``seed · 1000 + i``).
 
     Returns
     -------
@@ -573,10 +705,31 @@ def fit_many(
         raise ValueError("fit_many needs at least one galaxy")
     t0 = time.perf_counter()
     probs, refinements, tables = [], [], []
-    for g in galaxies:
-        p, info = refine_problem(emulator, g, build_problem(emulator, g, config), config, progress)
-        probs.append(p)
-        refinements.append(info)
+    cc = config.certify
+    workers = cc.workers if (cc.enabled or config.refine_maps) else 0
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(jampy_pool(workers, client))
+        for g in galaxies:
+            op = galaxy_operator(emulator, g, config)
+            p = build_problem(emulator, g, config, op)
+            nodes = reached_nodes(op, emulator.grid)
+            maps = []
+            if config.refine_maps:
+                box = design_points(config.refine_maps, np.asarray(p.bounds), config.seed)
+                maps = jampy_maps(pool, g, box, emulator.grid, nodes, config.refine_settings,
+                                  progress)  # fmt: skip
+            bh = _bh_fraction(np.mean(np.asarray(p.bounds), 1), op)
+            p, info = refine_problem(emulator, g, p, maps, op, nodes, bh, config, progress)
+            probs.append(p)
+            refinements.append(info)
+        return _fit_batch(emulator, galaxies, config, probs, refinements, tables, pool,
+                          progress, galaxies_per_step, t0)  # fmt: skip
+
+
+def _fit_batch(emulator, galaxies, config, probs, refinements, tables, pool, progress,
+               galaxies_per_step, t0) -> list[FitResult]:  # fmt: skip
+    """:func:`fit_many` once its problems are refined: pad, tabulate, sample, certify."""
+    cc = config.certify
     n_bins = max(p.operator.w_a.shape[0] for p in probs)
     n_in = max(p.operator.g_inner.shape[1] for p in probs)
     padded = []
@@ -604,6 +757,20 @@ def fit_many(
     for i, (g, p, ref, table) in enumerate(zip(galaxies, padded, refinements, tables,
                                                strict=True)):  # fmt: skip
         tr = jax.tree.map(lambda a, i=i: a[i], trace)
-        res = _result(emulator, g, config, p, ref, table, theta[i], tr, False, batch_index=i)
+        cert = None
+        if cc.enabled:
+            cert = certify(g, np.asarray(theta[i]), _loglik_fn(emulator, p),
+                           _loglik_fn(emulator, _pure(p)), pool, cc,
+                           seed=config.seed * 1000 + i, progress=progress)  # fmt: skip
+            cert["rounds"] = 1
+            _say(progress, f"galaxy {i}: " + verdict(cert))
+        if cert is not None and not cert["certified"] and cc.max_rounds > 1:
+            # refine near this galaxy's posterior and refit it alone (fit's own rounds)
+            single = dataclasses.replace(config, seed=config.seed * 1000 + i)
+            res = fit(g, single, emulator, progress, warn=False, client=pool.client)
+            results.append(res._replace(timing=timing))
+            continue
+        res = _result(emulator, g, config, p, ref, table, theta[i], tr, False, cert,
+                      batch_index=i)  # fmt: skip
         results.append(res._replace(timing=timing))
     return results

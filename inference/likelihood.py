@@ -12,8 +12,11 @@ and M_BH scalings and a Gaussian likelihood. (a, b) come from either
 The photometry's CNN features, the operator, the folded B head and the table are computed
 once, when the :class:`Problem` is built.
 
-Where the emulator says JAM has no physical solution (P(physical) < 0.5, or Vrms² ≤ 0 at a bin),
-the density is zero (log-density −inf): such parameters are never extrapolated.
+Where the model's Vrms² ≤ 0 at an observed bin, JAM has no physical solution at the data and the
+density is zero (log-density −inf). Physicality is judged where the data (and the PSF) are, not
+over the whole grid to 3 R_e: the network's global physicality output is kept as a diagnostic
+only, since it refuses models that jampy answers at every bin (DESIGN.md, "Physicality where the
+data are"); the certificate checks jampy's own V² > 0 at the bins of its draws.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def model_vrms(bins_fn, state, problem: Problem, theta):
 
 
 def log_likelihood(bins_fn, state, problem: Problem, theta):
-    """Gaussian log-likelihood of the data (−inf where JAM has no physical solution).
+    """Gaussian log-likelihood of the data (−inf where V² ≤ 0 at an observed bin).
 
     The covariance of data − model is ``D + U Uᵀ``: D holds the data errors and the independent
     model error, and ``U = v · error_modes`` the correlated model error, marginalised over its
@@ -111,8 +114,9 @@ def log_likelihood(bins_fn, state, problem: Problem, theta):
 def log_likelihood_of_model(problem: Problem, v2, logit):
     """:func:`log_likelihood` given the model: Vrms² (km/s)², shape (n_bins,), and the
     physicality logit, as :func:`model_vrms` returns them."""
+    del logit  # diagnostic only: physicality is judged at the bins
     ok = v2 > 0
-    physical = (logit >= 0) & jnp.all(ok | (problem.mask == 0))
+    physical = jnp.all(ok | (problem.mask == 0))
     v = jnp.sqrt(jnp.where(ok, v2, 1.0))
     var = problem.vrms_err_kms**2 + (problem.model_error_frac * v) ** 2
     w = problem.mask / var  # D⁻¹, zero on padding

@@ -1,23 +1,23 @@
-"""Refine the emulator for one galaxy with a few jampy maps, before its fit.
+"""Refine the emulator for one galaxy on converged jampy maps, and measure its error at the bins.
 
 The network's error on a given photometry is smooth in (q_int, ratio). A fit refines the
-network's linear head for its galaxy on ``n_maps`` jampy maps, computed with the training set's
-jampy settings at a quasi-random (Halton) design over the fit's prior box in (q_int, ratio):
+network's linear head for its galaxy on jampy maps of that photometry (:func:`jampy_maps`, at
+:data:`jaxjam.reference.CONVERGED`, computed in parallel processes), first at a quasi-random
+(Halton) design over the prior box, then, if the certificate asks for it, at posterior draws:
 
 - ``h(θ)``, the MLP's last hidden layer (plus a constant), is the feature vector of θ;
 - the residuals ``R = z_jampy − z_emulator`` of the standardised targets (log A and B·r per
-  node) at the design points are fitted by kernel ridge regression on ``h``:
-  ``Δz(θ) = h(θ)ᵀ Hᵀ (H Hᵀ + λ I)⁻¹ R``, which is a correction ``ΔW = Hᵀ (H Hᵀ + λ I)⁻¹ R`` of
-  the head's weights, so the fit costs nothing more per step;
-- λ minimises the leave-one-out error (closed form for ridge regression), and that
-  leave-one-out error estimates the refined emulator's own error on this galaxy.
+  node, at the nodes the bins reach) are fitted by kernel ridge regression on ``h``:
+  ``Δz(θ) = h(θ)ᵀ Hᵀ (H Hᵀ + λ I)⁻¹ R``, a correction ``ΔW = Hᵀ (H Hᵀ + λ I)⁻¹ R`` of the
+  head's weights, so the fit costs nothing more per step;
+- λ minimises the leave-one-out error (closed form for ridge regression);
+- the leave-one-out maps (each predicted from the others) go through the fit's exact forward
+  operator (PSF, pixels, bins), so the refined model's error is measured **where the data
+  are**: its relative Vrms error at the bins, split into the six smooth modes of
+  :mod:`jaxjam.error_model` and an independent part, becomes the likelihood's model-error term.
 
-M/L, M_BH, distance, PSF and pixel size stay exact: they never enter the maps. The
-physicality output is not refined. On M32 with the interim model, 12 maps cut the rms error of
-log A inside the kinematic field from 5–10% to under 1% over the whole prior box
-(``benchmarks/refine_accuracy.py``); a fit uses 20 by default (``FitConfig.refine_maps``),
-which on the M32 demo brings the M_BH median from +0.33σ to +0.21σ of jampy's posterior (mean
-of four seeds). The cost is ``n_maps`` jampy calls (0.3–1 s each).
+M/L, M_BH, distance, PSF and pixel size stay exact: they never enter the maps. The physicality
+output is not refined.
 """
 
 from __future__ import annotations
@@ -26,9 +26,28 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Refinement", "refine_head"]
+__all__ = ["JampyMap", "Refinement", "design_points", "jampy_maps", "refine_head"]
 
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+
+
+class JampyMap(NamedTuple):
+    """One converged jampy map of the galaxy (reached nodes only; the rest extended).
+
+    Attributes
+    ----------
+    q_int, ratio : float
+    A, B : ndarray, shape (n_r, n_theta)
+        Component maps (units of G L_tot/R_e), from :func:`jaxjam.reference.grid_maps`.
+    physical : bool
+        V² > 0 at every reached node.
+    """
+
+    q_int: float
+    ratio: float
+    A: np.ndarray
+    B: np.ndarray
+    physical: bool
 
 
 class Refinement(NamedTuple):
@@ -40,12 +59,15 @@ class Refinement(NamedTuple):
     bias : ndarray, shape (2 n_nodes + 1,)
         The refined head (float32).
     design : ndarray, shape (n_used, 2)
-        (q_int, ratio) of the jampy maps used (unphysical design points are dropped).
+        (q_int, ratio) of the jampy maps used (unphysical ones are dropped).
     ridge : float
         The chosen λ.
     raw_rms_log_a, loo_rms_log_a : float
-        RMS error of log A over the nodes and design points: of the network, and of the refined
-        network in leave-one-out (each map predicted from the others).
+        RMS error of log A over the reached nodes and design points: of the network, and of
+        the refined network in leave-one-out.
+    bins : dict
+        The leave-one-out relative Vrms error at the bins, through the PSF: ``median``,
+        ``p95``, ``max`` (of |δv/v|), ``mode_std`` (6 amplitudes) and ``residual_std``.
     """
 
     kernel: np.ndarray
@@ -54,16 +76,12 @@ class Refinement(NamedTuple):
     ridge: float
     raw_rms_log_a: float
     loo_rms_log_a: float
-
-    @property
-    def error_scale(self) -> float:
-        """Leave-one-out error over raw error, in (0, 1]: scales the emulator's error model."""
-        return float(np.clip(self.loo_rms_log_a / max(self.raw_rms_log_a, 1e-12), 0.05, 1.0))
+    bins: dict
 
     def info(self) -> dict:
         return {"n_maps": len(self.design), "design_q_int_ratio": self.design.tolist(),
                 "ridge": self.ridge, "raw_rms_log_a": self.raw_rms_log_a,
-                "loo_rms_log_a": self.loo_rms_log_a, "error_scale": self.error_scale}  # fmt: skip
+                "loo_rms_log_a": self.loo_rms_log_a, "loo_at_bins": self.bins}  # fmt: skip
 
 
 def design_points(n_maps: int, bounds, seed: int) -> np.ndarray:
@@ -75,21 +93,87 @@ def design_points(n_maps: int, bounds, seed: int) -> np.ndarray:
     return lo + (hi - lo) * qmc.Halton(d=2, seed=seed).random(n_maps)
 
 
-def refine_head(emulator, mge, bounds, n_maps: int = 12, seed: int = 0) -> Refinement:
-    """Refine the emulator's head on ``n_maps`` jampy maps of this photometry.
+def _one_map(mge_norm, q_int, ratio, grid, settings, scale, nodes) -> JampyMap:
+    from jaxjam.forward import extend_outward
+    from jaxjam.reference import grid_maps
+
+    m = grid_maps(mge_norm, float(q_int), float(ratio), grid, settings, scale, nodes)
+    ok = m.status == 0 and bool(np.all(m.A[nodes] > 0))
+    return JampyMap(float(q_int), float(ratio), extend_outward(m.A, nodes),
+                    extend_outward(m.B, nodes), ok)  # fmt: skip
+
+
+def jampy_maps(pool, galaxy, points, grid, nodes, settings, progress: bool = False):
+    """Converged jampy maps of a galaxy at (q_int, ratio) points, in parallel on ``pool``.
+
+    Parameters
+    ----------
+    pool : jaxjam.inference.pool.JampyPool
+    galaxy : jaxjam.inference.Galaxy
+    points : array_like, shape (n, 2)
+        (q_int, ratio).
+    grid : jaxjam.grid.PolarGrid
+    nodes : ndarray of bool, shape (n_r, n_theta)
+        Nodes the bins reach (:func:`jaxjam.forward.reached_nodes`).
+    settings : jaxjam.reference.JampySettings
+
+    Returns
+    -------
+    list of JampyMap
+    """
+    from jaxjam.reference import JampyScale
+
+    mge = galaxy.mge
+    norm, re, _ = mge.normalized()
+    scale = JampyScale(galaxy.distance_mpc, re, float(mge.luminosity_lsun(galaxy.distance_mpc)))
+    args = [(norm, q, r, grid, settings, scale, nodes) for q, r in np.asarray(points)]
+    return pool.map(_one_map, args, "jampy maps", progress)
+
+
+def _bin_values(op, A, B):
+    """Dimensionless (a, b) at the bins of node maps (the exact layer)."""
+    import jax.numpy as jnp
+
+    from jaxjam.forward import apply_operator
+
+    A, B = jnp.asarray(A), jnp.asarray(B)
+    unit = op.unit_kms2
+    a = np.asarray(apply_operator(op, A, B, 1.0, 0.0)) / unit
+    b = np.asarray(apply_operator(op, A, B, 0.0, op.lum_lsun)) / unit
+    return a, b
+
+
+def _mode_split(err, basis):
+    """Least-squares amplitudes of the modes ``basis`` (n_bins, k) in ``err`` (n, n_bins):
+    their rms over the maps (k,) and the rms of what is left."""
+    coef, *_ = np.linalg.lstsq(basis, err.T, rcond=None)
+    resid = err - (basis @ coef).T
+    return np.sqrt(np.mean(coef**2, axis=1)), float(np.sqrt(np.mean(resid**2)))
+
+
+def refine_head(emulator, mge, maps, operator, nodes, basis, bh_fraction: float,
+                n_local: int | None = None) -> Refinement:  # fmt: skip
+    """Refine the emulator's head on jampy maps of this photometry.
 
     Parameters
     ----------
     emulator : jaxjam.Emulator
     mge : jaxjam.mge.MGE
         The galaxy's photometry (Lsun/pc², arcsec).
-    bounds : array_like, shape (4, 2)
-        Prior bounds of the fit (:meth:`PriorBounds.resolve`); rows 0 and 1 (q_int, ratio)
-        set the design box.
-    n_maps : int
-        jampy maps to compute (≥ 3).
-    seed : int
-        Seed of the Halton scrambling.
+    maps : list of JampyMap
+        At least 3 physical ones.
+    operator : jaxjam.forward.BinOperator
+        The fit's forward operator (float64 arrays), through which the error is measured.
+    nodes : ndarray of bool, shape (n_r, n_theta)
+        The nodes the bins reach; the head is corrected there only.
+    basis : ndarray, shape (n_bins, 6)
+        The unit error modes at the bins (:func:`jaxjam.error_model.bin_modes` with unit
+        amplitudes).
+    bh_fraction : float
+        M_BH/(Υ L_tot) at which the Vrms error is measured (the black hole's weight in V²).
+    n_local : int, optional
+        Measure the error on the last ``n_local`` maps only (those at the current posterior's
+        draws: the error where the posterior is, not over the whole prior box); default all.
 
     Returns
     -------
@@ -98,50 +182,72 @@ def refine_head(emulator, mge, bounds, n_maps: int = 12, seed: int = 0) -> Refin
     Raises
     ------
     ValueError
-        If fewer than 3 design points have a physical jampy solution.
+        If fewer than 3 maps have a physical jampy solution at the reached nodes.
     """
     import jax.numpy as jnp
 
-    from jaxjam.data_gen.jam_labels import component_maps
     from jaxjam.network import head_of
 
-    if n_maps < 3:
-        raise ValueError(f"refinement needs at least 3 jampy maps, got {n_maps}")
-    norm_mge, *_ = mge.normalized()
+    good = [m for m in maps if m.physical]
+    if len(good) < 3:
+        raise ValueError(f"only {len(good)} of {len(maps)} refinement points have a physical "
+                         "jampy solution where the data are; narrow the prior bounds or fit "
+                         "with refine_maps=0")  # fmt: skip
     features = emulator.features(mge)
-    kernel, bias = (np.asarray(a, np.float64) for a in head_of(emulator._state))
+    kernel, bias = (np.asarray(a, np.float64) for a in head_of(emulator.state))
     n_nodes = emulator.grid.n_r * emulator.grid.n_theta
     nz = emulator.normalization
-    rows, targets, used = [], [], []
-    for q_int, ratio in design_points(n_maps, bounds, seed):
-        truth = component_maps(norm_mge, q_int, ratio, emulator.grid)
-        if not (truth.physical and np.all(truth.A > 0)):
-            continue
-        za, zb = nz.encode_targets(truth.A, truth.B)
-        h = np.asarray(emulator.hidden_fn(emulator._state, features, jnp.float32(q_int),
-                                          jnp.float32(ratio), jnp.float32(mge.qobs_min)),
+    keep = np.concatenate([np.ravel(nodes), np.ravel(nodes)])
+    rows, targets, z_true = [], [], []
+    for m in good:
+        za, zb = nz.encode_targets(m.A, m.B)
+        h = np.asarray(emulator.hidden_fn(emulator.state, features, jnp.float32(m.q_int),
+                                          jnp.float32(m.ratio), jnp.float32(mge.qobs_min)),
                        np.float64)  # fmt: skip
+        z = np.concatenate([np.ravel(za), np.ravel(zb)])
         pred = h @ kernel[:, : 2 * n_nodes] + bias[: 2 * n_nodes]
         rows.append(np.append(h, 1.0))
-        targets.append(np.concatenate([np.ravel(za), np.ravel(zb)]) - pred)
-        used.append((q_int, ratio))
-    if len(rows) < 3:
-        raise ValueError(f"only {len(rows)} of {n_maps} refinement points have a physical jampy "
-                         "solution; narrow the prior bounds or fit with refine_maps=0")  # fmt: skip
-    H, R = np.array(rows), np.array(targets)
+        targets.append(np.where(keep, z - pred, 0.0))
+        z_true.append(z)
+    H, R, Z = np.array(rows), np.array(targets), np.array(z_true)
     gram = H @ H.T
     a_std = np.ravel(nz.log_a_std)
+    sel = np.ravel(nodes)
+
+    def loo_residuals(lam):
+        inv = np.linalg.inv(gram + lam * np.eye(len(H)))
+        return (inv @ R) / np.diag(inv)[:, None]
 
     def loo_rms(lam):
-        inv = np.linalg.inv(gram + lam * np.eye(len(H)))
-        loo = (inv @ R) / np.diag(inv)[:, None]
-        return float(np.sqrt(np.mean((loo[:, :n_nodes] * a_std) ** 2)))
+        return float(np.sqrt(np.mean((loo_residuals(lam)[:, :n_nodes][:, sel] * a_std[sel]) ** 2)))
 
     scores = {lam: loo_rms(lam) for lam in RIDGE_GRID}
     lam = min(scores, key=scores.get)
     delta = H.T @ np.linalg.solve(gram + lam * np.eye(len(H)), R)  # (width + 1, 2 n_nodes)
     kernel[:, : 2 * n_nodes] += delta[:-1]
     bias[: 2 * n_nodes] += delta[-1]
-    raw = float(np.sqrt(np.mean((R[:, :n_nodes] * a_std) ** 2)))
-    return Refinement(kernel.astype(np.float32), bias.astype(np.float32), np.array(used), lam,
-                      raw, scores[lam])  # fmt: skip
+    raw = float(np.sqrt(np.mean((R[:, :n_nodes][:, sel] * a_std[sel]) ** 2)))
+
+    # the leave-one-out maps through the exact layer: the refined model's error at the bins
+    z_loo = Z - loo_residuals(lam)
+    shape = emulator.grid.shape
+    err = []
+    recent = {id(m) for m in maps[-(n_local or len(maps)) :]}
+    local = np.array([id(m) in recent for m in good])
+    if local.sum() < 3:  # too few physical maps near the posterior: measure on all
+        local[:] = True
+    for m, z in zip([g for g, ok in zip(good, local, strict=True) if ok], z_loo[local],
+                    strict=True):  # fmt: skip
+        A_loo, B_loo = nz.decode_targets(z[:n_nodes].reshape(shape), z[n_nodes:].reshape(shape))
+        a0, b0 = _bin_values(operator, m.A, m.B)
+        a1, b1 = _bin_values(operator, A_loo, B_loo)
+        v2_true, v2_loo = a0 + bh_fraction * b0, a1 + bh_fraction * b1
+        err.append(np.sqrt(np.clip(v2_loo, 1e-30, None) / np.clip(v2_true, 1e-30, None)) - 1)
+    err = np.array(err)
+    mode_std, resid = _mode_split(err, basis)
+    bins = {"median": float(np.median(np.abs(err))), "p95": float(np.percentile(np.abs(err), 95)),
+            "max": float(np.max(np.abs(err))), "mode_std": mode_std.tolist(),
+            "residual_std": resid, "bh_fraction": float(bh_fraction)}  # fmt: skip
+    return Refinement(kernel.astype(np.float32), bias.astype(np.float32),
+                      np.array([(m.q_int, m.ratio) for m in good]), lam, raw, scores[lam],
+                      bins)  # fmt: skip

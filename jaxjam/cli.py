@@ -320,10 +320,41 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
 @click.option(
     "--refine-maps",
     type=int,
-    default=20,  # FitConfig.refine_maps (tests check that they agree)
+    default=12,  # FitConfig.refine_maps (tests check that they agree)
     show_default=True,
-    help="jampy maps on which the emulator is refined for this galaxy before the fit (about 1 s "
-    "each; 0: none).",
+    help="Converged jampy maps on which the emulator is refined for this galaxy before the fit "
+    "(a few seconds each, in parallel; 0: none).",
+)
+@click.option(
+    "--no-certify",
+    is_flag=True,
+    help="Skip the certificate against converged jampy at posterior draws: faster, but gives up "
+    "the guarantee that the posterior is JAM's.",
+)
+@click.option(
+    "--accept-uncertified",
+    is_flag=True,
+    help="Exit 0 and keep the outputs even when the fit cannot be certified (it says so).",
+)
+@click.option(
+    "--certify-draws",
+    type=click.IntRange(min=16),
+    default=64,  # CertifyConfig.n_draws
+    show_default=True,
+    help="Posterior draws at which converged jampy is run for the certificate.",
+)
+@click.option(
+    "--max-rounds",
+    type=click.IntRange(min=1),
+    default=3,  # CertifyConfig.max_rounds
+    show_default=True,
+    help="Rounds of refine, sample, certify before the fit is declared not certified.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes for the jampy calls [default: all cores; 0: in this process].",
 )
 @click.option(
     "--table-nodes",
@@ -335,11 +366,17 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
 )
 def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, seed,
         chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds, log10_ml_bounds,
-        no_model_error, refine_maps, table_nodes):  # fmt: skip
-    """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator."""
+        no_model_error, refine_maps, no_certify, accept_uncertified, certify_draws, max_rounds,
+        workers, table_nodes):  # fmt: skip
+    """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator, and
+    certify the posterior against converged jampy at posterior draws.
+
+    Exit status 0 for a certified fit, 3 for one that could not be certified (unless
+    --accept-uncertified), 1 for an error."""
     from jaxjam.emulator import Emulator
     from jaxjam.inference import FitConfig, Galaxy, NUTSConfig, PriorBounds
     from jaxjam.inference import fit as run
+    from jaxjam.inference.certify import CertifyConfig
     from jaxjam.inference.report import save_fit
     from jaxjam.kinematics import read_kinematics
     from jaxjam.mge import read_mge
@@ -357,11 +394,18 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
         cfg = FitConfig(nuts=NUTSConfig(n_chains=chains, n_warmup=warmup, n_samples=draws),
                         bounds=PriorBounds(**given), seed=seed,
                         model_error=not no_model_error, refine_maps=refine_maps,
-                        table_nodes=_table_nodes(table_nodes))  # fmt: skip
+                        table_nodes=_table_nodes(table_nodes),
+                        certify=CertifyConfig(enabled=not no_certify, n_draws=certify_draws,
+                                              max_rounds=max_rounds, workers=workers))  # fmt: skip
         result = run(galaxy, cfg, Emulator.load(model_dir))
         save_fit(result, out)
     click.echo(result.summary.to_string())
     click.echo(f"wrote {out}/posterior.nc, summary.csv, corner.png, trace.png, maps.png")
+    from jaxjam.inference.certify import verdict
+
+    click.echo(verdict(result.certificate))
+    if not no_certify and not result.certified and not accept_uncertified:
+        raise SystemExit(3)
 
 
 @main.command(context_settings=CONTEXT)

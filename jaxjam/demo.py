@@ -153,6 +153,15 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
                      f"network (rank {t['rank']}): its log-likelihood is within "
                      f"{t['at_draws']['max_abs_dlogl']:.1e} of the network's at all "
                      f"{t['at_draws']['n_draws']} draws")  # fmt: skip
+    from jaxjam.inference.certify import verdict
+
+    lines += ["", verdict(result.certificate)]
+    c = result.certificate
+    if c and c.get("jam_mean"):
+        lines.append(
+            "posterior reweighted to jampy (jam_mean ± jam_sd in summary.csv): "
+            + ", ".join(f"{k} {c['jam_mean'][k]:.3f} ± {c['jam_sd'][k]:.3f}" for k in PARAM_NAMES)
+        )
     if result.problems:
-        lines += ["", "convergence warnings: " + "; ".join(result.problems)]
+        lines += ["", "warnings: " + "; ".join(result.problems)]
     return result, "\n".join(lines)

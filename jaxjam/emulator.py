@@ -24,7 +24,11 @@ from jaxjam.mge import MGE
 from jaxjam.photometry import ImageSpec, render_photometry
 from jaxjam.transforms import jam_scalars
 
-__all__ = ["DomainError", "Emulator", "default_model_dir"]
+__all__ = ["DomainError", "Emulator", "PhysicalityWarning", "default_model_dir"]
+
+
+class PhysicalityWarning(UserWarning):
+    """The model is physical at the bins but, by the emulator, unphysical beyond them."""
 
 
 class DomainError(ValueError):
@@ -98,6 +102,12 @@ class Emulator:
         emulator = cls(model, norm, meta)
         emulator.path = Path(path).absolute()
         return emulator
+
+    @property
+    def state(self):
+        """The network's ``nnx.split`` state (a pytree of arrays): the argument of the pure
+        functions :attr:`features_fn`, :attr:`maps_fn`, :attr:`hidden_fn` and :attr:`bins_fn`."""
+        return self._state
 
     @property
     def error_model(self) -> dict | None:
@@ -216,9 +226,17 @@ class Emulator:
         op = bin_operator(self.grid, mge, distance_mpc, x_arcsec, y_arcsec, psf, pa_deg,
                           step_arcsec)  # fmt: skip
         v2 = np.asarray(apply_operator(op, A, B, ml, mbh_msun))
-        if p < 0.5 or np.any(v2 <= 0):
+        if np.any(v2 <= 0):
             raise DomainError(
-                f"JAM has no physical solution here (emulated P(physical) = {p:.2f}, "
-                f"min V² = {v2.min():.3g} km²/s²): q_int = {q_int}, ratio = {ratio}"
+                f"JAM has no physical solution at {int(np.sum(v2 <= 0))} of the {v2.size} bins "
+                f"(min V² = {v2.min():.3g} km²/s²): q_int = {q_int}, ratio = {ratio}"
+            )
+        if p < 0.5:
+            warnings.warn(
+                f"V² > 0 at every bin, but the emulator says JAM is unphysical somewhere on its "
+                f"grid out to {self.grid.r_max_re:g} R_e (P(physical) = {p:.2f}): beyond the "
+                "bins, not where the data are",
+                PhysicalityWarning,
+                stacklevel=2,
             )
         return np.sqrt(v2)

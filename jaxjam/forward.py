@@ -20,6 +20,7 @@ import numpy as np
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
 from jaxjam.physics import (
+    INNER_SLOPE_NODE,
     InnerPoints,
     bins_polar,
     bins_to_model_frame,
@@ -30,7 +31,14 @@ from jaxjam.physics import (
 from jaxjam.psf import PSF, convolution_operator
 from jaxjam.scaling import v2_unit_kms2
 
-__all__ = ["BinOperator", "apply_operator", "bin_operator", "vrms_kms"]
+__all__ = [
+    "BinOperator",
+    "apply_operator",
+    "bin_operator",
+    "extend_outward",
+    "reached_nodes",
+    "vrms_kms",
+]
 
 
 class BinOperator(NamedTuple):
@@ -167,3 +175,28 @@ def vrms_kms(op: BinOperator, A, B, ml, mbh_msun):
 
     v2 = apply_operator(op, A, B, ml, mbh_msun)
     return jnp.where(v2 > 0, jnp.sqrt(jnp.where(v2 > 0, v2, 1.0)), jnp.nan)
+
+
+def reached_nodes(op: BinOperator, grid: PolarGrid, tol: float = 1e-7) -> np.ndarray:
+    """The grid nodes that a data set's bins depend on, shape (n_r, n_theta), bool.
+
+    The bicubic interpolation is global, but its weights fall geometrically with distance
+    (about ×0.1 per node outward). A radial row is reached when some bin gives one of its
+    nodes a weight (``W_A`` or ``W_B``) above ``tol`` times the largest weight; the reached rows
+    run from the centre to the outermost such row, at every angle. Maps computed at these
+    nodes only and extended outward by :func:`extend_outward` give the bins' Vrms to ~``tol``.
+    """
+    w = np.maximum(np.abs(np.asarray(op.w_a)).max(0), np.abs(np.asarray(op.w_b)).max(0))
+    rows = np.nonzero(w.reshape(grid.shape).max(1) > tol * w.max())[0]
+    used = np.zeros(grid.shape, bool)
+    used[: max(rows.max() + 1, INNER_SLOPE_NODE + 1)] = True
+    return used
+
+
+def extend_outward(node_map, nodes) -> np.ndarray:
+    """Fill the rows outside ``nodes`` (:func:`reached_nodes`) with the outermost reached row
+    (their weight at the bins is below the tolerance). Returns a copy, shape (n_r, n_theta)."""
+    out = np.array(node_map, float)
+    n = int(np.asarray(nodes).any(1).sum())
+    out[n:] = out[n - 1]
+    return out

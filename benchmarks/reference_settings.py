@@ -1,0 +1,103 @@
+"""Which jampy settings are converged JAM: at IFU bins through the PSF, on real photometry.
+
+Usage::
+
+    python benchmarks/reference_settings.py [--out benchmarks/out]
+
+For the M32 demo (175 AO bins, jampy's example data), the NGC 4342 mock (709 bins, AO-like
+PSF) and the NGC 5831 mock (709 bins, seeing) of :data:`jaxjam.bench.mocks.REAL_MOCKS`, at the
+mock's truth and at one more (q_int, ratio), this compares
+
+- padded jampy at the bins (:func:`jaxjam.reference.vrms_at_bins`) at several (nang, nlos);
+- the certificate's truth: jampy's grid maps at :data:`jaxjam.reference.CONVERGED` (only the
+  nodes the bins reach), through jaxjam's exact layer (:func:`jaxjam.forward.bin_operator`);
+
+against padded jampy at the bins at :data:`jaxjam.reference.REFERENCE` (nang 45, nlos 800),
+and times each call (one process, one BLAS thread). Writes ``reference_settings.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine_info, single_thread_blas, write_json
+
+single_thread_blas()
+
+import numpy as np  # noqa: E402
+
+SETTINGS = [(15, 30), (15, 120), (20, 120), (25, 200), (30, 120), (30, 300)]
+
+
+def _stats(v, ref):
+    err = np.abs(v / ref - 1)
+    return {"median": float(np.median(err)), "p99": float(np.percentile(err, 99)),
+            "max": float(np.max(err))}  # fmt: skip
+
+
+def _cases():
+    from jaxjam.bench.mocks import real_mock
+    from jaxjam.demo import m32_galaxy
+
+    m32 = m32_galaxy()
+    yield "M32", m32, [(0.365, 0.84, 6.33, 0.142), (0.25, 0.7, 6.5, 0.1)]
+    for name, other in (("NGC4342", (0.12, 0.7, 8.5, 0.6)), ("NGC5831", (0.2, 0.65, 8.5, 0.5))):
+        mock = real_mock(name)
+        yield name, mock.galaxy, [tuple(mock.truth), other]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", default="benchmarks/out")
+    args = ap.parse_args()
+
+    import jax.numpy as jnp
+
+    from jaxjam.emulator import Emulator
+    from jaxjam.forward import apply_operator, bin_operator, extend_outward, reached_nodes
+    from jaxjam.reference import CONVERGED, REFERENCE, JampyScale, JampySettings, grid_maps
+    from jaxjam.reference import vrms_at_bins as at_bins
+
+    grid = Emulator.load().grid
+    rows = []
+    for name, g, points in _cases():
+        k = g.kinematics
+        op = bin_operator(grid, g.mge, g.distance_mpc, k.x_arcsec, k.y_arcsec, g.psf)
+        norm, re, _ = g.mge.normalized()
+        scale = JampyScale(g.distance_mpc, re, float(g.mge.luminosity_lsun(g.distance_mpc)))
+        nodes = reached_nodes(op, grid)
+        for q, ratio, lg_mbh, lg_ml in points:
+            args_ = (g.mge, g.distance_mpc, k.x_arcsec, k.y_arcsec, q, ratio, 10**lg_ml,
+                     10**lg_mbh, g.psf)  # fmt: skip
+            t0 = time.perf_counter()
+            ref = at_bins(*args_, settings=REFERENCE)
+            row = {"galaxy": name, "n_bins": int(k.x_arcsec.size), "theta": [q, ratio, lg_mbh,
+                   lg_ml], "reference_s": time.perf_counter() - t0, "at_bins": {}}  # fmt: skip
+            for nang, nlos in SETTINGS:
+                t0 = time.perf_counter()
+                v = at_bins(*args_, settings=JampySettings(nang=nang, nlos=nlos))
+                row["at_bins"][f"{nang}/{nlos}"] = {
+                    **_stats(v, ref),
+                    "seconds": time.perf_counter() - t0,
+                }
+            t0 = time.perf_counter()
+            maps = grid_maps(norm, q, ratio, grid, CONVERGED, scale, nodes)
+            A, B = (jnp.asarray(extend_outward(a, nodes)) for a in (maps.A, maps.B))
+            v = np.sqrt(np.asarray(apply_operator(op, A, B, 10**lg_ml, 10**lg_mbh)))
+            row["grid_maps_converged_through_exact_layer"] = {
+                **_stats(v, ref), "seconds": time.perf_counter() - t0,
+                "n_nodes": int(nodes.sum())}  # fmt: skip
+            rows.append(row)
+            print(name, row, flush=True)
+    write_json(
+        Path(args.out) / "reference_settings.json",
+        {"machine": machine_info(), "reference": REFERENCE.to_dict(), "rows": rows},
+    )
+
+
+if __name__ == "__main__":
+    main()

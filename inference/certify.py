@@ -1,0 +1,249 @@
+"""The certificate of a fit: converged jampy at posterior draws, Pareto-smoothed importance
+sampling (ArviZ), and the posterior reweighted to JAM.
+
+After sampling, ``n_draws`` draws are taken evenly from the chains (a seeded permutation) and
+jampy is run at each of them, at the galaxy's bins through its PSF
+(:func:`jaxjam.reference.vrms_at_bins`, padded, at the certificate's settings, in parallel
+processes). The log importance ratio of a draw is
+
+    log w = log L_jampy(θ) − log L_fit(θ)
+
+where ``L_jampy`` is the Gaussian likelihood of jampy's Vrms with the data errors alone (JAM's
+posterior under the same priors) and ``L_fit`` the likelihood that NUTS sampled (the table or
+network, with its model-error term). ArviZ's PSIS smooths the weights and gives the Pareto
+k̂; the importance ESS is ``1/Σ w̃²``. The fit is **certified** when k̂ ≤ ``k_hat_max`` and
+the relative ESS is at least ``min_rel_ess``, and jampy is physical at every draw.
+
+When certified, the posterior means and standard deviations are corrected to JAM's by the
+difference estimator ``E_JAM[f] ≈ mean_all(f) + Σ_i (w̃_i − 1/n) f(θ_i)`` (the NUTS mean over
+all draws, plus the reweighting's shift measured on the certificate's draws), reported in
+``summary.csv`` as ``jam_mean`` and ``jam_sd``. When not, the fit refines again on jampy maps at
+these draws and resamples (:mod:`jaxjam.inference.fit`).
+
+``n_draws``: the default 64 is set by measurement. For log-normal weights, k̂ from 64 draws
+is ≤ 0.7 in 99% of trials when the spread of log w is ≤ 0.3 and in 97% at 0.6, while the
+wrong NGC 4342 model of DESIGN.md (spread ~5) gives k̂ > 1; ``tests/test_certify.py`` checks
+that a degraded head fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from jaxjam.inference.priors import PARAM_NAMES
+from jaxjam.reference import CONVERGED, JampySettings
+
+__all__ = ["CERTIFICATE_SETTINGS", "CertifyConfig", "certify", "jampy_log_likelihood"]
+
+#: jampy settings of the certificate's calls at the bins. Measured at IFU bins through the PSF
+#: against nang 45 / nlos 800 (``benchmarks/reference_settings.py``): nang 30 / nlos 120 is
+#: ≤ 0.016% (M32, 175 AO bins) and ≤ 0.033% (NGC 4342 mock, 701 AO bins) at worst, no worse
+#: than nlos 300 at 60% of its cost (3–4 s a call).
+CERTIFICATE_SETTINGS = CONVERGED
+#: The cheaper settings tried first: nang 20 / nlos 120 is 0.04–0.07% (M32) and 0.1%
+#: (NGC 4342) at worst, at 0.6–0.7 s a call. Used for a galaxy when, at two posterior draws,
+#: its log-likelihood is within ``CertifyConfig.screen_dlogl`` of the converged settings'.
+SCREEN_SETTINGS = JampySettings(nang=20, nlos=120)
+
+
+@dataclasses.dataclass(frozen=True)
+class CertifyConfig:
+    """Settings of the certificate.
+
+    Parameters
+    ----------
+    enabled : bool
+        Certify the fit (``False`` gives up the guarantee: the posterior is the emulator's).
+    n_draws : int
+        Posterior draws at which jampy is run (≥ 16).
+    max_rounds : int
+        Fits (refine, sample, certify) before giving up; 1 never refines again.
+    k_hat_max : float
+        Largest Pareto k̂ that passes (0.7: the PSIS convention).
+    min_rel_ess : float
+        Smallest importance ESS over ``n_draws`` that passes.
+    settings : JampySettings
+        jampy settings of the calls at the bins.
+    screen : JampySettings or None
+        Cheaper settings, used for this galaxy when at the first two draws they give its
+        log-likelihood within ``screen_dlogl`` of ``settings`` (so measured per galaxy).
+    screen_dlogl : float
+    refine_maps_per_round : int
+        jampy maps at (the first of) the certificate's draws added to the refinement when a
+        round is not certified.
+    workers : int or None
+        Processes for the jampy calls (``None``: all cores; 0: in this process).
+    """
+
+    enabled: bool = True
+    n_draws: int = 64
+    max_rounds: int = 3
+    k_hat_max: float = 0.7
+    min_rel_ess: float = 0.25
+    settings: JampySettings = CERTIFICATE_SETTINGS
+    screen: JampySettings | None = SCREEN_SETTINGS
+    screen_dlogl: float = 0.05
+    refine_maps_per_round: int = 12
+    workers: int | None = None
+
+    def __post_init__(self):
+        if self.n_draws < 16:
+            raise ValueError(f"the certificate needs n_draws ≥ 16, got {self.n_draws}")
+        if self.max_rounds < 1:
+            raise ValueError(f"max_rounds must be ≥ 1, got {self.max_rounds}")
+        if not (0 < self.min_rel_ess <= 1 and self.k_hat_max > 0):
+            raise ValueError("need 0 < min_rel_ess ≤ 1 and k_hat_max > 0")
+        for name in ("settings", "screen"):
+            if isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, JampySettings(**getattr(self, name)))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _jampy_vrms(galaxy, theta, settings):
+    from jaxjam.physics import bins_to_model_frame
+    from jaxjam.reference import vrms_at_bins
+
+    k = galaxy.kinematics
+    x, y = bins_to_model_frame(k.x_arcsec, k.y_arcsec, galaxy.pa_deg)
+    q, ratio, lg_mbh, lg_ml = (float(t) for t in theta)
+    return vrms_at_bins(galaxy.mge, galaxy.distance_mpc, x, y, q, ratio, 10**lg_ml, 10**lg_mbh,
+                        galaxy.psf, galaxy.pa_deg, settings)  # fmt: skip
+
+
+def jampy_log_likelihood(vrms_kms, galaxy) -> float:
+    """Gaussian log-likelihood of model Vrms (km/s, shape (n_bins,)) with the data errors
+    alone; −inf where jampy has no physical solution at some bin."""
+    k = galaxy.kinematics
+    if not np.all(np.isfinite(vrms_kms)):
+        return -np.inf
+    r = (k.vrms_kms - vrms_kms) / k.vrms_err_kms
+    return float(-0.5 * np.sum(r**2) - np.sum(np.log(np.sqrt(2 * np.pi) * k.vrms_err_kms)))
+
+
+def pick_draws(theta, n: int, seed: int) -> np.ndarray:
+    """``n`` distinct draws of ``theta`` (n_chains, n_samples, 4) at a seeded random choice,
+    shape (n, 4)."""
+    flat = np.asarray(theta, np.float64).reshape(-1, np.shape(theta)[-1])
+    idx = np.random.default_rng(seed).choice(len(flat), size=min(n, len(flat)), replace=False)
+    return flat[np.sort(idx)]
+
+
+def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyConfig, seed: int,
+            progress: bool = False) -> dict:  # fmt: skip
+    """Run jampy at posterior draws and judge the fit.
+
+    Parameters
+    ----------
+    galaxy : jaxjam.inference.Galaxy
+    theta : ndarray, shape (n_chains, n_samples, 4)
+        The posterior draws.
+    fit_loglik, fit_loglik_pure : callable
+        ``θ (n, 4) → (n,)``: the log-likelihood NUTS sampled, and the same without the
+        model-error term (for the reported |Δ log L|).
+    pool : jaxjam.inference.pool.JampyPool
+    config : CertifyConfig
+    seed : int
+        Seed of the choice of draws.
+
+    Returns
+    -------
+    dict
+        ``certified``, ``k_hat``, ``ess``, ``rel_ess``, ``n_draws``, ``n_unphysical``,
+        ``max_abs_dlogl``, ``median_abs_dlogl`` (jampy − emulator, data errors alone; a constant
+        offset removed), ``jam_mean`` / ``jam_sd`` per parameter (reweighted; only when
+        certified), ``settings``, ``seconds``, and ``draws`` (n, 4) with their ``log_weights``.
+    """
+    from arviz_stats.base import array_stats
+
+    t0 = time.perf_counter()
+    draws = pick_draws(theta, config.n_draws, seed)
+    settings, screen = config.settings, None
+    head = [(galaxy, t, config.settings) for t in draws[:2]]
+    if config.screen is not None:
+        head += [(galaxy, t, config.screen) for t in draws[:2]]
+    first = pool.map(_jampy_vrms, head, "certificate: jampy settings", progress)
+    ll_head = np.array([jampy_log_likelihood(v, galaxy) for v in first])
+    if config.screen is not None:
+        gap = np.abs(ll_head[2:] - ll_head[:2])
+        screen = {"settings": config.screen.to_dict(), "max_abs_dlogl": float(np.max(gap))}
+        if np.all(np.isfinite(gap)) and np.max(gap) <= config.screen_dlogl:
+            settings = config.screen
+    rest = pool.map(_jampy_vrms, [(galaxy, t, settings) for t in draws[2:]],
+                    "certificate: jampy at posterior draws", progress)  # fmt: skip
+    ll_jam = np.concatenate([ll_head[:2], [jampy_log_likelihood(v, galaxy) for v in rest]])
+    ll_fit = np.asarray(fit_loglik(draws), np.float64)
+    ll_pure = np.asarray(fit_loglik_pure(draws), np.float64)
+    ok = np.isfinite(ll_jam) & np.isfinite(ll_fit)
+    n_bad = int((~np.isfinite(ll_jam)).sum())
+    log_ratio = np.where(ok, ll_jam - ll_fit, -np.inf)
+    out = {"n_draws": len(draws), "n_unphysical": n_bad, "settings": settings.to_dict(),
+           "converged_settings": config.settings.to_dict(), "screen": screen,
+           "k_hat_max": config.k_hat_max, "min_rel_ess": config.min_rel_ess}  # fmt: skip
+    if ok.sum() < 16:
+        out.update(certified=False, k_hat=float("inf"), ess=0.0, rel_ess=0.0,
+                   max_abs_dlogl=float("nan"), median_abs_dlogl=float("nan"))  # fmt: skip
+    else:
+        finite = log_ratio[ok]
+        lw_ok, k_hat = array_stats.psislw(finite - finite.max())
+        lw = np.full(len(draws), -np.inf)
+        lw[ok] = lw_ok
+        w = np.exp(lw)
+        ess = float(1.0 / np.sum(w**2))
+        d = (ll_jam - ll_pure)[ok]
+        d = np.abs(d - np.median(d))
+        certified = bool(n_bad == 0 and k_hat <= config.k_hat_max
+                         and ess >= config.min_rel_ess * len(draws))  # fmt: skip
+        out.update(certified=certified, k_hat=float(k_hat), ess=ess, rel_ess=ess / len(draws),
+                   max_abs_dlogl=float(d.max()), median_abs_dlogl=float(np.median(d)))  # fmt: skip
+        if certified:
+            flat = np.asarray(theta, np.float64).reshape(-1, draws.shape[1])
+            shift = (w - 1.0 / len(draws)) @ draws
+            shift2 = (w - 1.0 / len(draws)) @ draws**2
+            mean = flat.mean(0) + shift
+            second = (flat**2).mean(0) + shift2
+            sd = np.sqrt(np.clip(second - mean**2, 0, None))
+            out["jam_mean"] = dict(zip(PARAM_NAMES, mean.tolist(), strict=True))
+            out["jam_sd"] = dict(zip(PARAM_NAMES, sd.tolist(), strict=True))
+        out["log_weights"] = lw.tolist()
+    out["draws"] = draws.tolist()
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def verdict(cert: dict | None) -> str:
+    """One line for the user."""
+    if cert is None:
+        return "NOT CERTIFIED: certification was turned off (--no-certify); the posterior is " \
+               "the emulator's, unchecked against jampy"  # fmt: skip
+    c = cert
+    s = c["settings"]
+    body = (f"k̂ = {c['k_hat']:.2f}, importance ESS {c['ess']:.0f}/{c['n_draws']}, "
+            f"max |Δ log L| = {c['max_abs_dlogl']:.2f} at {c['n_draws']} posterior draws "
+            f"(jampy nang {s['nang']}, nlos {s['nlos']}, padded), "
+            f"{c.get('rounds', 1)} round(s)")  # fmt: skip
+    if c["certified"]:
+        return f"CERTIFIED against converged jampy: {body}"
+    why = f"{c['n_unphysical']} draws unphysical in jampy; " if c["n_unphysical"] else ""
+    return f"NOT CERTIFIED: {why}{body}: the posterior is not JAM's"
+
+
+def with_certificate(summary, cert: dict | None):
+    """The summary table with the certificate's columns: ``jam_mean``, ``jam_sd`` (the posterior
+    reweighted to jampy; NaN when not certified), ``certified``, ``k_hat``, ``cert_ess``,
+    ``cert_max_abs_dlogl``, ``cert_rounds`` (the same on every row)."""
+    s = summary.copy()
+    c = cert or {}
+    for col, key in (("jam_mean", "jam_mean"), ("jam_sd", "jam_sd")):
+        vals = c.get(key) or {}
+        s[col] = [vals.get(name, float("nan")) for name in s.index]
+    s["certified"] = bool(c.get("certified", False))
+    s["k_hat"] = c.get("k_hat", float("nan"))
+    s["cert_ess"] = c.get("ess", float("nan"))
+    s["cert_max_abs_dlogl"] = c.get("max_abs_dlogl", float("nan"))
+    s["cert_rounds"] = c.get("rounds", 0)
+    return s

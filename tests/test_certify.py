@@ -1,0 +1,123 @@
+"""The jampy reference module and the certificate: converged jampy at posterior draws,
+Pareto-smoothed importance sampling from ArviZ, verdicts that can fail."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxjam.demo import m32_galaxy
+from jaxjam.emulator import Emulator
+from jaxjam.forward import apply_operator, extend_outward, reached_nodes
+from jaxjam.inference import FitConfig, NUTSConfig, PriorBounds, fit
+from jaxjam.inference.certify import CertifyConfig, jampy_log_likelihood, pick_draws
+from jaxjam.inference.fit import galaxy_operator
+from jaxjam.network import head_of, with_head
+from jaxjam.reference import CONVERGED, LABELS, JampyScale, grid_maps, padded, vrms_at_bins
+
+
+@pytest.fixture(scope="module")
+def galaxy():
+    return m32_galaxy()
+
+
+@pytest.fixture(scope="module")
+def emu():
+    return Emulator.load()
+
+
+def test_jampy_at_the_bins_equals_the_exact_layer_fed_with_jampy_grid_maps(emu, galaxy):
+    """Measured (benchmarks/reference_settings.py, M32's 175 AO bins, converged settings):
+    0.012–0.015% median, 0.43% max (the innermost bins, inside the grid's 1e-3 R_e)."""
+    k, m = galaxy.kinematics, galaxy.mge
+    q, ratio, lg_mbh, lg_ml = 0.37, 0.84, 6.33, 0.142
+    direct = vrms_at_bins(m, galaxy.distance_mpc, k.x_arcsec, k.y_arcsec, q, ratio, 10**lg_ml,
+                          10**lg_mbh, galaxy.psf, settings=CONVERGED)  # fmt: skip
+    op = galaxy_operator(emu, galaxy, FitConfig())
+    nodes = reached_nodes(op, emu.grid)
+    assert 0 < nodes.sum() < nodes.size  # the far rows are not needed
+    norm, re, _ = m.normalized()
+    scale = JampyScale(galaxy.distance_mpc, re, float(m.luminosity_lsun(galaxy.distance_mpc)))
+    maps = grid_maps(norm, q, ratio, emu.grid, CONVERGED, scale, nodes)
+    assert maps.physical and np.isnan(maps.A[~nodes]).all()
+    A, B = (jnp.asarray(extend_outward(a, nodes)) for a in (maps.A, maps.B))
+    layer = np.sqrt(np.asarray(apply_operator(op, A, B, 10**lg_ml, 10**lg_mbh)))
+    err = np.abs(layer / direct - 1)
+    assert np.median(err) < 3e-4 and err.max() < 6e-3, (np.median(err), err.max())
+
+
+def test_ml_multiplies_mbh_and_the_mge_is_padded(galaxy):
+    """``vrms_at_bins`` takes the black-hole mass itself: the same as jampy with the potential
+    scaled by Υ and ml=1; the padded MGE has one more, negligible Gaussian."""
+    import jampy as jam
+
+    from jaxjam.geometry import beta_eq37, inc_from_q_int
+
+    m, k = galaxy.mge, galaxy.kinematics
+    inner = np.argsort(np.hypot(k.x_arcsec, k.y_arcsec))[:40]  # where the black hole matters
+    x, y = k.x_arcsec[inner], k.y_arcsec[inner]
+    ml, mbh = 2.5, 3e6
+    ours = vrms_at_bins(m, 0.7, x, y, 0.4, 0.9, ml, mbh, settings=LABELS)
+    p = padded(m, LABELS)
+    assert p.n_gauss == m.n_gauss + 1 and p.surf_lsun_pc2[-1] < 1e-3 * m.surf_lsun_pc2.max()
+    lum = (p.surf_lsun_pc2, p.sigma_arcsec, p.qobs)
+    out = jam.axi.proj(lum, (p.surf_lsun_pc2 * ml, p.sigma_arcsec, p.qobs),
+                       inc_from_q_int(0.4, m.qobs_min), mbh, 0.7, x, y, beta=beta_eq37(0.9),
+                       plot=False, quiet=True, nang=15, nlos=120)  # fmt: skip
+    np.testing.assert_allclose(ours, out.model, rtol=1e-10)
+    # the wrong convention (mbh passed with ml) is a 2.5x heavier black hole: visibly different
+    wrong = jam.axi.proj(lum, lum, inc_from_q_int(0.4, m.qobs_min), mbh, 0.7, x, y, ml=ml,
+                         beta=beta_eq37(0.9), plot=False, quiet=True, nang=15,
+                         nlos=120)  # fmt: skip
+    assert np.max(np.abs(wrong.model / ours - 1)) > 0.01
+
+
+def test_draws_and_likelihood_helpers(galaxy):
+    theta = np.random.default_rng(0).normal(size=(4, 50, 4))
+    d = pick_draws(theta, 32, seed=1)
+    assert d.shape == (32, 4) and len(np.unique(d[:, 0])) == 32
+    np.testing.assert_array_equal(d, pick_draws(theta, 32, seed=1))
+    k = galaxy.kinematics
+    assert jampy_log_likelihood(np.full(k.vrms_kms.size, np.nan), galaxy) == -np.inf
+    with pytest.raises(ValueError, match="n_draws"):
+        CertifyConfig(n_draws=4)
+
+
+# small sampler; the certificate at the label settings (cheap), the same as the refinement's
+CFG = FitConfig(
+    nuts=NUTSConfig(n_warmup=100, n_samples=100, n_init_candidates=8, max_tree_depth=6),
+    bounds=PriorBounds(q_int=(0.25, 0.5), ratio=(0.7, 1.0)),
+    seed=4,
+    refine_maps=10,
+    refine_settings=LABELS,
+    certify=CertifyConfig(n_draws=48, max_rounds=1, settings=LABELS, screen=None),
+)
+
+
+@pytest.mark.slow
+def test_certificate_passes_a_good_fit_and_fails_a_degraded_head(emu, galaxy):
+    good = fit(galaxy, CFG, emu, progress=False, warn=False)
+    c = good.certificate
+    assert c["certified"], {k: c[k] for k in ("k_hat", "ess", "max_abs_dlogl")}
+    assert c["settings"] == LABELS.to_dict() and c["n_draws"] == 48
+    attrs = good.datatree["posterior"].attrs
+    assert json.loads(attrs["certificate"])["k_hat"] == c["k_hat"] and attrs["certified"] == 1
+    s = good.summary
+    assert s["certified"].all() and np.isfinite(s["jam_mean"]).all()
+    # the reweighted means stay within a posterior sd of the sampled ones for a good fit
+    assert (np.abs(s["jam_mean"] - s["mean"]) < s["sd"]).all()
+
+    bad = Emulator.load()  # the same network with 8% node noise on its log A head
+    kernel, bias = head_of(bad.state)
+    n = bad.grid.n_r * bad.grid.n_theta
+    noise = np.zeros(bias.shape, np.float32)
+    noise[:n] = (
+        0.08 / np.ravel(bad.normalization.log_a_std) * np.random.default_rng(0).normal(size=n)
+    )
+    bad._state = with_head(bad.state, kernel, jnp.asarray(bias) + noise)
+    res = fit(galaxy, FitConfig(**{**CFG.__dict__, "refine_maps": 0}), bad, progress=False,
+              warn=False)  # fmt: skip
+    assert not res.certified and res.certificate["k_hat"] > 0.7
+    assert any("NOT CERTIFIED" in p for p in res.problems)
+    assert np.isnan(res.summary["jam_mean"]).all()
