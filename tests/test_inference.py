@@ -347,9 +347,10 @@ def test_cli_fit_writes_the_contract(tmp_path, monkeypatch):
     args = ["fit", "--mge", str(MGE_FILE), "--kinematics", str(KIN_FILE), "--distance", "0.7",
             "--sigmapsf", "0.04,0.4", "--normpsf", "0.7,0.3", "--pixsize", "0.05",
             "--out", str(out), "--warmup", "30", "--draws", "10", "--seed", "2",
-            "--refine-maps", "0"]  # fmt: skip
+            "--refine-maps", "0", "--no-certify"]  # fmt: skip
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
+    assert "NOT CERTIFIED: certification was turned off" in r.output
     import pandas as pd
 
     s = pd.read_csv(out / "summary.csv", index_col=0)

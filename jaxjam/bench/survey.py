@@ -39,11 +39,13 @@ def survey_timing(sizes, n_warmup: int, n_samples: int, seed: int, emulator,
     """
     from jaxjam.bench.mocks import emulator_mock
     from jaxjam.inference import FitConfig, NUTSConfig, fit_many
+    from jaxjam.inference.certify import CertifyConfig
 
     # NUTS fits alone: the per-galaxy jampy refinement (about 1 s per map, parallel across
     # processes or nodes) is timed by the demo's setup_s instead
     cfg = FitConfig(nuts=NUTSConfig(n_warmup=n_warmup, n_samples=n_samples), bounds=SURVEY_PRIOR,
-                    seed=seed, refine_maps=0)  # fmt: skip
+                    seed=seed, refine_maps=0,
+                    certify=CertifyConfig(enabled=False))  # fmt: skip
     out = {}
     for n in sizes:
         t0 = time.perf_counter()
