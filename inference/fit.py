@@ -42,13 +42,13 @@ from jaxjam.inference.likelihood import (
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
 from jaxjam.inference.pool import jampy_pool
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds, to_constrained
-from jaxjam.inference.refine import design_points, jampy_maps, refine_head
+from jaxjam.inference.refine import design_points, jampy_maps, refine_head, spread_draws
 from jaxjam.kinematics import Kinematics
 from jaxjam.mge import MGE
 from jaxjam.network import head_of
 from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.psf import PSF
-from jaxjam.reference import CONVERGED, JampySettings
+from jaxjam.reference import CONVERGED, LABELS, JampySettings
 from jaxjam.table import pad_rank, table_error, table_rank, tabulate
 
 __all__ = [
@@ -107,13 +107,20 @@ class FitConfig:
     step_arcsec : float, optional
         Cartesian step of the PSF convolution (default ``min(sigma_psf)/4``, as jampy).
     refine_maps : int
-        Converged jampy maps (``refine_settings``) over the prior box on which the network's
-        head is refined for each galaxy before its first round (:mod:`jaxjam.inference.refine`;
-        a few seconds each, in parallel processes); 0 fits the plain emulator. With a
-        refinement, the likelihood's model-error term is the refined model's leave-one-out
-        error measured at the data's bins through the PSF.
+        jampy maps per stage of the refinement (:mod:`jaxjam.inference.refine`, in parallel
+        processes); 0 fits the plain emulator. A **pilot** refines the network's head on maps
+        at ``pilot_settings`` over the prior box and samples, only to find the posterior; each
+        round then adds maps at ``refine_settings`` spread over the last posterior
+        (:func:`~jaxjam.inference.refine.spread_draws`), refines on those alone, samples and
+        certifies. The likelihood's model-error term is the refined model's leave-one-out
+        error measured at the data's bins through the PSF, on the newest round's maps.
     refine_settings : JampySettings
-        jampy settings of the refinement maps (default :data:`jaxjam.reference.CONVERGED`).
+        jampy settings of the rounds' maps (default :data:`jaxjam.reference.CONVERGED`,
+        3–4 s a map).
+    pilot_settings : JampySettings
+        jampy settings of the pilot's maps (default :data:`jaxjam.reference.LABELS`, the
+        training labels' settings: 0.5 s a map, 0.1–0.4% off at the bins, enough to locate the
+        posterior).
     certify : CertifyConfig
         The certificate against converged jampy at posterior draws
         (:mod:`jaxjam.inference.certify`) and its rounds of refinement near the posterior.
@@ -134,10 +141,12 @@ class FitConfig:
     table_nodes: tuple[int, int] | None = (32, 24)
     refine_settings: JampySettings = CONVERGED
     certify: CertifyConfig = CertifyConfig()
+    pilot_settings: JampySettings = LABELS
 
     def __post_init__(self):
-        if isinstance(self.refine_settings, dict):
-            object.__setattr__(self, "refine_settings", JampySettings(**self.refine_settings))
+        for name in ("refine_settings", "pilot_settings"):
+            if isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, JampySettings(**getattr(self, name)))
         if isinstance(self.certify, dict):
             object.__setattr__(self, "certify", CertifyConfig(**self.certify))
         if self.refine_maps != 0 and self.refine_maps < 3:
@@ -249,11 +258,13 @@ def _unit_modes(emulator: Emulator, galaxy: Galaxy) -> np.ndarray:
 
 
 def tabulate_problem(emulator: Emulator, problem: Problem, config: FitConfig,
-                     progress: bool = False) -> tuple[Problem, dict | None]:  # fmt: skip
+                     progress: bool = False,
+                     min_rank: int = 0) -> tuple[Problem, dict | None]:  # fmt: skip
     """Tabulate the problem's fused network on its prior box (:func:`jaxjam.table.tabulate`)
     with ``config.table_nodes``, and measure the table's error at 64 random points (seeded by
-    ``config.seed``). Returns the problem with its table and what was measured (``None``
-    without a table)."""
+    ``config.seed``). Returns the problem with its table, padded with zero singular vectors
+    (exact) to at least ``min_rank`` (so that the rounds of a fit share one compiled program),
+    and what was measured (``None`` without a table)."""
     if config.table_nodes is None:
         return problem, None
     t0 = time.perf_counter()
@@ -268,6 +279,8 @@ def tabulate_problem(emulator: Emulator, problem: Problem, config: FitConfig,
     _say(progress, f"tabulated the emulator on {np.prod(config.table_nodes)} nodes in "
                    f"{info['seconds']:.2f} s: max error {info['max_rel_error_a']:.1e} (a), "
                    f"{info['max_rel_error_b']:.1e} (b)")  # fmt: skip
+    table = pad_rank(table, max(min_rank, table.coef.shape[2]))
+    info["padded_rank"] = int(table.coef.shape[2])
     return problem._replace(table=table), info
 
 
@@ -495,10 +508,12 @@ def fit(
 ) -> FitResult:
     """Fit one galaxy with NUTS, and certify the posterior against converged jampy.
 
-    A round refines the network on converged jampy maps of the galaxy, samples, and runs jampy
-    at ``config.certify.n_draws`` posterior draws (:mod:`jaxjam.inference.certify`). A round
-    that is not certified adds jampy maps at those draws to the refinement, and the next round
-    resamples; after ``config.certify.max_rounds`` the fit ends not certified, loudly.
+    A pilot refines the network on cheap jampy maps over the prior box and samples, to find
+    the posterior. Each round then adds converged jampy maps spread over the last posterior,
+    refines on them, samples, and runs jampy at ``config.certify.n_draws`` posterior draws
+    (:mod:`jaxjam.inference.certify`). A round that is not certified is followed by another,
+    with maps over its own posterior; after ``config.certify.max_rounds`` the fit ends not
+    certified, loudly. Every sampling reuses one compiled program.
 
     Parameters
     ----------
@@ -520,7 +535,7 @@ def fit(
     FitResult
     """
     emulator = emulator or Emulator.load()
-    t0 = time.perf_counter()
+    t_start = t0 = time.perf_counter()
     operator = galaxy_operator(emulator, galaxy, config)
     base = build_problem(emulator, galaxy, config, operator)
     nodes = reached_nodes(operator, emulator.grid)
@@ -529,31 +544,59 @@ def fit(
               "sample_s": 0.0, "certify_s": 0.0, "post_s": 0.0}  # fmt: skip
     workers = cc.workers if (cc.enabled or config.refine_maps) else 0
     with jampy_pool(workers, client) as pool:
-        t0 = time.perf_counter()
-        maps = []
-        if config.refine_maps:
-            box = design_points(config.refine_maps, np.asarray(base.bounds), config.seed)
-            maps = jampy_maps(pool, galaxy, box, emulator.grid, nodes, config.refine_settings,
-                              progress)  # fmt: skip
-        timing["refine_s"] += time.perf_counter() - t0
+        problem, refinement, theta, trace = base, None, None, None
+        maps, n_local = [], None
         bh_fraction = _bh_fraction(np.mean(np.asarray(base.bounds), 1), operator)
-        history, n_local = [], None
-        for rnd in range(cc.max_rounds if cc.enabled else 1):
+        n_rounds = cc.max_rounds if cc.enabled else 1
+        stages = (["pilot"] if config.refine_maps else []) + list(range(n_rounds))
+        history, cert, min_rank = [], None, 0
+        compiling = None
+        if config.refine_maps:  # compile while the pilot's maps are computed
             t0 = time.perf_counter()
-            problem, refinement = refine_problem(emulator, galaxy, base, maps, operator, nodes,
-                                                 bh_fraction, config, progress,
-                                                 n_local)  # fmt: skip
-            problem, table = tabulate_problem(emulator, problem, config, progress)
+            template, info = tabulate_problem(emulator, base, config)
+            min_rank = info["padded_rank"] if info else 0
             timing["setup_s"] += time.perf_counter() - t0
-            key = jax.random.fold_in(jax.random.key(config.seed), rnd)
-            _say(progress, f"round {rnd + 1}: compiling the NUTS pipeline ...")
+            compiling = _background_compile(emulator, config.nuts, progress, template)
+        for rnd in stages:
+            t0 = time.perf_counter()
+            if rnd == "pilot":  # cheap maps over the prior box: where is the posterior?
+                box = design_points(config.refine_maps, np.asarray(base.bounds), config.seed)
+                pilot = jampy_maps(pool, galaxy, box, emulator.grid, nodes,
+                                   config.pilot_settings, progress)  # fmt: skip
+                timing["refine_s"] += time.perf_counter() - t0
+                problem, refinement = refine_problem(emulator, galaxy, base, pilot, operator,
+                                                     nodes, bh_fraction, config,
+                                                     progress)  # fmt: skip
+            elif config.refine_maps:  # converged maps spread over the last posterior
+                near = spread_draws(theta, config.refine_maps, config.seed * 1000 + rnd)
+                new = jampy_maps(pool, galaxy, near, emulator.grid, nodes,
+                                 config.refine_settings, progress)  # fmt: skip
+                maps, n_local = maps + new, (len(new) if maps else None)
+                timing["refine_s"] += time.perf_counter() - t0
+                bh_fraction = _bh_fraction(np.median(np.asarray(theta).reshape(-1, 4), 0),
+                                           operator)  # fmt: skip
+                problem, refinement = refine_problem(emulator, galaxy, base, maps, operator,
+                                                     nodes, bh_fraction, config, progress,
+                                                     n_local)  # fmt: skip
+            t0 = time.perf_counter()
+            problem, table = tabulate_problem(emulator, problem, config, progress, min_rank)
+            if table:  # later rounds pad to this rank (a few spare vectors cost ~nothing)
+                min_rank = max(min_rank, table["padded_rank"])
+            timing["setup_s"] += time.perf_counter() - t0
+            name = "pilot" if rnd == "pilot" else f"round {rnd + 1}"
+            key = jax.random.fold_in(jax.random.key(config.seed), 1000 if rnd == "pilot" else rnd)
+            if compiling is not None:
+                t0 = time.perf_counter()
+                compiling.result()
+                timing["compile_s"] += time.perf_counter() - t0
+                compiling = None
+            _say(progress, f"{name}: compiling the NUTS pipeline ...")
             (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, False, progress,
                                                            key, problem)  # fmt: skip
             timing["compile_s"] += t_compile
             timing["sample_s"] += t_sample
-            if not cc.enabled:
-                cert = None
-                break
+            if rnd == "pilot" or not cc.enabled:
+                continue
             t0 = time.perf_counter()
             cert = certify(galaxy, np.asarray(theta), _loglik_fn(emulator, problem),
                            _loglik_fn(emulator, _pure(problem)), pool, cc,
@@ -562,26 +605,33 @@ def fit(
             history.append({k: cert[k] for k in ("certified", "k_hat", "ess", "max_abs_dlogl",
                                                  "n_unphysical", "seconds")})  # fmt: skip
             cert["rounds"] = rnd + 1
-            _say(progress, f"round {rnd + 1}: " + verdict(cert))
-            if cert["certified"] or rnd + 1 == cc.max_rounds:
+            _say(progress, f"{name}: " + verdict(cert))
+            if cert["certified"] or not config.refine_maps:  # nothing to refine: stop
                 break
-            t0 = time.perf_counter()
-            near = np.asarray(cert["draws"])[: cc.refine_maps_per_round, :2]
-            new = jampy_maps(pool, galaxy, near, emulator.grid, nodes, config.refine_settings,
-                             progress)  # fmt: skip
-            maps, n_local = maps + new, len(new)
-            timing["refine_s"] += time.perf_counter() - t0
-            bh_fraction = _bh_fraction(np.median(np.asarray(theta).reshape(-1, 4), 0), operator)
     if cert is not None:
         cert["history"] = history
     t0 = time.perf_counter()
     result = _result(emulator, galaxy, config, problem, refinement, table, theta, trace, warn,
                      cert)  # fmt: skip
     timing["post_s"] = time.perf_counter() - t0
-    timing["total_s"] = sum(v for k, v in timing.items() if k.endswith("_s"))
+    # the wall clock, so it includes what no stage counts (starting the jampy processes)
+    timing["total_s"] = time.perf_counter() - t_start
     _say(progress, f"done in {timing['total_s']:.1f} s ({timing['sample_s']:.1f} s sampling, "
                    f"{timing['refine_s'] + timing['certify_s']:.1f} s jampy)")  # fmt: skip
     return result._replace(timing=timing)
+
+
+def _background_compile(emulator: Emulator, nuts: NUTSConfig, progress: bool, problem: Problem):
+    """Compile the one-galaxy pipeline for ``problem``'s shapes in a thread (XLA releases the
+    GIL), so the compilation overlaps the jampy work of the worker processes; returns the
+    :class:`concurrent.futures.Future`."""
+    import concurrent.futures
+
+    key = jax.random.key(0)
+    ex = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxjam-compile")
+    future = ex.submit(_compile, emulator, nuts, False, progress, key, problem)
+    ex.shutdown(wait=False)
+    return future
 
 
 def _bh_fraction(theta, operator: BinOperator) -> float:
@@ -704,55 +754,83 @@ def fit_many(
     if not galaxies:
         raise ValueError("fit_many needs at least one galaxy")
     t0 = time.perf_counter()
-    probs, refinements, tables = [], [], []
     cc = config.certify
     workers = cc.workers if (cc.enabled or config.refine_maps) else 0
     with contextlib.ExitStack() as stack:
         pool = stack.enter_context(jampy_pool(workers, client))
+        setups = []  # per galaxy: base problem, operator, reached nodes
         for g in galaxies:
             op = galaxy_operator(emulator, g, config)
             p = build_problem(emulator, g, config, op)
-            nodes = reached_nodes(op, emulator.grid)
-            maps = []
-            if config.refine_maps:
+            setups.append((p, op, reached_nodes(op, emulator.grid)))
+        probs = [p for p, _, _ in setups]
+        refinements = [None] * len(galaxies)
+        if config.refine_maps:  # the pilot: maps over the box, one batched sampling
+            for i, (g, (p, op, nodes)) in enumerate(zip(galaxies, setups, strict=True)):
                 box = design_points(config.refine_maps, np.asarray(p.bounds), config.seed)
-                maps = jampy_maps(pool, g, box, emulator.grid, nodes, config.refine_settings,
+                pilot = jampy_maps(pool, g, box, emulator.grid, nodes, config.pilot_settings,
+                                   progress)  # fmt: skip
+                bh = _bh_fraction(np.mean(np.asarray(p.bounds), 1), op)
+                probs[i] = refine_problem(emulator, g, p, pilot, op, nodes, bh, config,
+                                          progress)[0]  # fmt: skip
+            padded, _, theta, _, _ = _sample_batch(emulator, config, probs, progress,
+                                                   galaxies_per_step, 1000)  # fmt: skip
+            min_rank = padded[0].table.coef.shape[2] if config.table_nodes else 0
+            for i, (g, (p, op, nodes)) in enumerate(zip(galaxies, setups, strict=True)):
+                th = np.asarray(theta[i])
+                near = spread_draws(th, config.refine_maps, config.seed * 1000)
+                maps = jampy_maps(pool, g, near, emulator.grid, nodes, config.refine_settings,
                                   progress)  # fmt: skip
-            bh = _bh_fraction(np.mean(np.asarray(p.bounds), 1), op)
-            p, info = refine_problem(emulator, g, p, maps, op, nodes, bh, config, progress)
-            probs.append(p)
-            refinements.append(info)
-        return _fit_batch(emulator, galaxies, config, probs, refinements, tables, pool,
-                          progress, galaxies_per_step, t0)  # fmt: skip
+                bh = _bh_fraction(np.median(th.reshape(-1, 4), 0), op)
+                probs[i], refinements[i] = refine_problem(emulator, g, p, maps, op, nodes, bh,
+                                                          config, progress)  # fmt: skip
+        else:
+            min_rank = 0
+        return _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
+                          galaxies_per_step, t0, min_rank)  # fmt: skip
 
 
-def _fit_batch(emulator, galaxies, config, probs, refinements, tables, pool, progress,
-               galaxies_per_step, t0) -> list[FitResult]:  # fmt: skip
-    """:func:`fit_many` once its problems are refined: pad, tabulate, sample, certify."""
-    cc = config.certify
+def _sample_batch(emulator, config, probs, progress, galaxies_per_step, fold: int = 0,
+                  min_rank: int = 0):  # fmt: skip
+    """Pad, tabulate and sample a batch of problems in one program; returns the padded
+    problems, their tables' info, the draws θ (n_galaxies, n_chains, n_samples, 4), the
+    trace and the timings. Galaxy ``i``'s key is ``fold_in(key(seed), fold + i)``; the
+    tables are padded to at least ``min_rank`` (to reuse a compiled program)."""
+    t0 = time.perf_counter()
     n_bins = max(p.operator.w_a.shape[0] for p in probs)
     n_in = max(p.operator.g_inner.shape[1] for p in probs)
-    padded = []
+    padded, tables = [], []
     for p in probs:  # tabulated after padding: the padded bins' rows are zero in the table too
         p, info = tabulate_problem(emulator, _pad_problem(p, n_bins, n_in), config, progress)
         padded.append(p)
         tables.append(info)
     if config.table_nodes is not None:  # one rank for all: the tables are stacked
-        rank = max(p.table.coef.shape[2] for p in padded)
+        rank = max([min_rank] + [p.table.coef.shape[2] for p in padded])
         padded = [p._replace(table=pad_rank(p.table, rank)) for p in padded]
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *padded)
     t_setup = time.perf_counter() - t0
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(config.seed), i))(
-        jnp.arange(len(galaxies))
+        fold + jnp.arange(len(probs))
     )
-    _say(progress, f"compiling the batched NUTS pipeline for {len(galaxies)} galaxies ...")
+    _say(progress, f"compiling the batched NUTS pipeline for {len(probs)} galaxies ...")
     if galaxies_per_step is not None and galaxies_per_step < 1:
         raise ValueError(f"galaxies_per_step must be None or ≥ 1, got {galaxies_per_step}")
     batching = (True, galaxies_per_step)
     (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, batching, progress,
                                                    keys, stacked)  # fmt: skip
-    timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample,
-              "n_galaxies": len(galaxies), "galaxies_per_step": galaxies_per_step}  # fmt: skip
+    timing = {"setup_s": t_setup, "compile_s": t_compile, "sample_s": t_sample}
+    return padded, tables, theta, trace, timing
+
+
+def _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
+               galaxies_per_step, t0, min_rank: int = 0) -> list[FitResult]:  # fmt: skip
+    """:func:`fit_many` once its problems are refined: pad, tabulate, sample, certify."""
+    cc = config.certify
+    padded, tables, theta, trace, timing = _sample_batch(emulator, config, probs, progress,
+                                                         galaxies_per_step, 0,
+                                                         min_rank)  # fmt: skip
+    timing.update(setup_s=time.perf_counter() - t0 - timing["compile_s"] - timing["sample_s"],
+                  n_galaxies=len(galaxies), galaxies_per_step=galaxies_per_step)  # fmt: skip
     results = []
     for i, (g, p, ref, table) in enumerate(zip(galaxies, padded, refinements, tables,
                                                strict=True)):  # fmt: skip

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["JampyMap", "Refinement", "design_points", "jampy_maps", "refine_head"]
+__all__ = ["JampyMap", "Refinement", "design_points", "jampy_maps", "refine_head", "spread_draws"]
 
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
@@ -91,6 +91,37 @@ def design_points(n_maps: int, bounds, seed: int) -> np.ndarray:
     lo = np.array([bounds[0][0], bounds[1][0]], float)
     hi = np.array([bounds[0][1], bounds[1][1]], float)
     return lo + (hi - lo) * qmc.Halton(d=2, seed=seed).random(n_maps)
+
+
+def spread_draws(theta, n_maps: int, seed: int) -> np.ndarray:
+    """``n_maps`` posterior draws spread over the posterior of (q_int, ratio), shape (n, 2).
+
+    Greedy farthest-point selection, in coordinates standardised by the posterior's standard
+    deviations, among 512 seeded random draws inside the posterior's 99% region (Mahalanobis
+    distance² ≤ 9.2): the first is the draw nearest the median, each next one the draw
+    farthest from those already chosen. The maps then cover the posterior out to its tails,
+    where random draws would cluster at its centre.
+
+    Parameters
+    ----------
+    theta : array, shape (..., 4)
+        Posterior draws (q_int, ratio, log10 M_BH, log10 Υ).
+    n_maps : int
+    seed : int
+    """
+    flat = np.asarray(theta, np.float64).reshape(-1, np.shape(theta)[-1])[:, :2]
+    rng = np.random.default_rng(seed)
+    pool = flat[rng.choice(len(flat), size=min(512, len(flat)), replace=False)]
+    z = (pool - np.median(pool, 0)) / np.maximum(pool.std(0), 1e-9)
+    cov = np.cov(z.T) + 1e-9 * np.eye(2)
+    inside = np.einsum("ij,jk,ik->i", z, np.linalg.inv(cov), z) <= 9.21
+    pool, z = pool[inside], z[inside]
+    chosen = [int(np.argmin(np.sum(z**2, 1)))]
+    dist = np.sum((z - z[chosen[0]]) ** 2, 1)
+    while len(chosen) < min(n_maps, len(pool)) and dist.max() > 0:
+        chosen.append(int(np.argmax(dist)))
+        dist = np.minimum(dist, np.sum((z - z[chosen[-1]]) ** 2, 1))
+    return pool[chosen]
 
 
 def _one_map(mge_norm, q_int, ratio, grid, settings, scale, nodes) -> JampyMap:

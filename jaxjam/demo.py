@@ -101,7 +101,8 @@ def stored_jampy_mcmc() -> dict:
 
 
 def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: int = 1000,
-             n_samples: int = 1000, progress: bool = True) -> tuple[object, str]:  # fmt: skip
+             n_samples: int = 1000, progress: bool = True,
+             config=None) -> tuple[object, str]:  # fmt: skip
     """Fit M32 with NUTS on the shipped model; return the result and a comparison table.
 
     Parameters
@@ -114,12 +115,18 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
         Rerun jampy's capfit example instead of reading the stored result.
     n_warmup, n_samples : int
         Per chain (4 chains).
+    config : FitConfig, optional
+        Other fit settings (refinement, certificate); its sampler settings are replaced by
+        ``n_warmup``, ``n_samples`` and its seed by ``seed``. Default: ``FitConfig()``.
     """
+    import dataclasses
+
     from jaxjam.inference import FitConfig, NUTSConfig, fit
     from jaxjam.inference.priors import PARAM_NAMES
     from jaxjam.inference.report import save_fit
 
-    cfg = FitConfig(nuts=NUTSConfig(n_warmup=n_warmup, n_samples=n_samples), seed=seed)
+    cfg = dataclasses.replace(config or FitConfig(), seed=seed,
+                              nuts=NUTSConfig(n_warmup=n_warmup, n_samples=n_samples))  # fmt: skip
     result = fit(m32_galaxy(), cfg, progress=progress)
     if out_dir is not None:
         save_fit(result, out_dir)
@@ -130,7 +137,8 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
         f"M32 (jampy's black-hole example): {ref['n_bins']} bins, AO PSF, D = 0.7 Mpc",
         f"NUTS: 4 chains x ({n_warmup} warm-up + {n_samples} draws), seed {seed}; "
         f"{result.timing['total_s']:.1f} s wall ({result.timing['compile_s']:.1f} s compile, "
-        f"{result.timing['sample_s']:.1f} s sampling)",
+        f"{result.timing['sample_s']:.1f} s sampling, "
+        f"{result.timing['refine_s'] + result.timing['certify_s']:.1f} s jampy)",
         "",
         f"{'parameter':<11} {'jaxjam mean ± sd':>20} {'94% HDI':>20} {'R-hat':>6} "
         f"{'ESS':>6}   {'jampy capfit':>16}   {'emcee over jampy':>16}",

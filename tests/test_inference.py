@@ -22,7 +22,7 @@ from jaxjam.inference import (
     build_problem,
     fit,
 )
-from jaxjam.inference.certify import CertifyConfig
+from jaxjam.inference.certify import CertifyConfig, verdict
 from jaxjam.inference.fit import TABLE_DLOGL_MAX, _pad_problem, fit_many
 from jaxjam.inference.likelihood import log_likelihood, log_posterior, model_vrms
 from jaxjam.inference.priors import to_constrained, to_unconstrained
@@ -382,7 +382,15 @@ def test_cli_fit_refuses_bad_psf(tmp_path):
 def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
     from jaxjam.demo import _stored_capfit, run_demo, stored_jampy_mcmc
 
-    result, table = run_demo(tmp_path / "demo", seed=1, n_warmup=30, n_samples=30, progress=False)
+    # the certificate's machinery at cheap settings (its own tests: tests/test_certify.py)
+    cheap = FitConfig(refine_maps=4, refine_settings=LABELS,
+                      certify=CertifyConfig(n_draws=16, max_rounds=1, settings=LABELS, screen=None,
+                                            workers=0))  # fmt: skip
+    result, table = run_demo(tmp_path / "demo", seed=1, n_warmup=30, n_samples=30, progress=False,
+                             config=cheap)  # fmt: skip
+    assert verdict(result.certificate) in table
+    assert result.certificate["settings"]["nang"] == LABELS.nang
+    assert result.certificate["n_draws"] == 16
     for name in PARAM_NAMES:
         row = next(line for line in table.splitlines() if line.startswith(name))
         cap, mc = _stored_capfit()[name], stored_jampy_mcmc()[name]

@@ -10,6 +10,7 @@ import pytest
 from jaxjam.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.inference import FitConfig, build_problem
+from jaxjam.inference.certify import CertifyConfig
 from jaxjam.inference.fit import TABLE_DLOGL_MAX, _exact_values, tabulate_problem
 from jaxjam.inference.likelihood import log_posterior
 from jaxjam.inference.priors import to_unconstrained
@@ -120,7 +121,8 @@ def test_a_coarse_table_is_caught_at_the_posterior_draws(m32_problem):
     emu = m32_problem[0]
     cfg = FitConfig(nuts=NUTSConfig(n_warmup=30, n_samples=20, n_init_candidates=4,
                                     max_tree_depth=5, n_map_steps=20),
-                    refine_maps=0, table_nodes=(4, 4), seed=2)  # fmt: skip
+                    refine_maps=0, table_nodes=(4, 4), seed=2,
+                    certify=CertifyConfig(enabled=False))  # fmt: skip
     res = fit(m32_galaxy(), cfg, emu, progress=False, warn=False)
     coarse = json.loads(res.datatree["posterior"].attrs["table"])["at_draws"]
     assert coarse["max_abs_dlogl"] > TABLE_DLOGL_MAX, coarse

@@ -125,7 +125,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
 
     _say(progress, "sampling: the M32 demo fit ...")
     demo = sampling.demo_fit(config.demo_warmup, config.demo_draws, config.seed, progress,
-                             emulator)  # fmt: skip
+                             emulator, quick=config.quick)  # fmt: skip
     _say(progress, f"sampling: emcee over jampy, {config.jampy_walkers} walkers x "
                    f"{config.jampy_steps} steps ...")  # fmt: skip
     workers = config.jampy_workers or os.cpu_count() or 1
