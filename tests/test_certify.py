@@ -1,8 +1,6 @@
 """The jampy reference module and the certificate: converged jampy at posterior draws,
 Pareto-smoothed importance sampling from ArviZ, verdicts that can fail."""
 
-import json
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -86,7 +84,7 @@ def test_draws_and_likelihood_helpers(galaxy):
 
 # small sampler; the certificate at the label settings (cheap), the same as the refinement's
 CFG = FitConfig(
-    nuts=NUTSConfig(n_warmup=100, n_samples=100, n_init_candidates=8, max_tree_depth=6),
+    nuts=NUTSConfig(n_warmup=50, n_samples=50, n_init_candidates=8, max_tree_depth=6),
     bounds=PriorBounds(q_int=(0.25, 0.5), ratio=(0.7, 1.0)),
     seed=4,
     refine_maps=10,
@@ -96,18 +94,8 @@ CFG = FitConfig(
 
 
 @pytest.mark.slow
-def test_certificate_passes_a_good_fit_and_fails_a_degraded_head(emu, galaxy):
-    good = fit(galaxy, CFG, emu, progress=False, warn=False)
-    c = good.certificate
-    assert c["certified"], {k: c[k] for k in ("k_hat", "ess", "max_abs_dlogl")}
-    assert c["settings"] == LABELS.to_dict() and c["n_draws"] == 48
-    attrs = good.datatree["posterior"].attrs
-    assert json.loads(attrs["certificate"])["k_hat"] == c["k_hat"] and attrs["certified"] == 1
-    s = good.summary
-    assert s["certified"].all() and np.isfinite(s["jam_mean"]).all()
-    # the reweighted means stay within a posterior sd of the sampled ones for a good fit
-    assert (np.abs(s["jam_mean"] - s["mean"]) < s["sd"]).all()
-
+def test_certificate_fails_a_degraded_head(galaxy):
+    """A good fit passes: tests/test_mocks.py (the NGC 4342 mock, default settings)."""
     bad = Emulator.load()  # the same network with 8% node noise on its log A head
     kernel, bias = head_of(bad.state)
     n = bad.grid.n_r * bad.grid.n_theta
