@@ -550,13 +550,6 @@ def fit(
         n_rounds = cc.max_rounds if cc.enabled else 1
         stages = (["pilot"] if config.refine_maps else []) + list(range(n_rounds))
         history, cert, min_rank = [], None, 0
-        compiling = None
-        if config.refine_maps:  # compile while the pilot's maps are computed
-            t0 = time.perf_counter()
-            template, info = tabulate_problem(emulator, base, config)
-            min_rank = info["padded_rank"] if info else 0
-            timing["setup_s"] += time.perf_counter() - t0
-            compiling = _background_compile(emulator, config.nuts, progress, template)
         for rnd in stages:
             t0 = time.perf_counter()
             if rnd == "pilot":  # cheap maps over the prior box: where is the posterior?
@@ -585,11 +578,6 @@ def fit(
             timing["setup_s"] += time.perf_counter() - t0
             name = "pilot" if rnd == "pilot" else f"round {rnd + 1}"
             key = jax.random.fold_in(jax.random.key(config.seed), 1000 if rnd == "pilot" else rnd)
-            if compiling is not None:
-                t0 = time.perf_counter()
-                compiling.result()
-                timing["compile_s"] += time.perf_counter() - t0
-                compiling = None
             _say(progress, f"{name}: compiling the NUTS pipeline ...")
             (theta, trace), t_compile, t_sample = _execute(emulator, config.nuts, False, progress,
                                                            key, problem)  # fmt: skip
@@ -619,19 +607,6 @@ def fit(
     _say(progress, f"done in {timing['total_s']:.1f} s ({timing['sample_s']:.1f} s sampling, "
                    f"{timing['refine_s'] + timing['certify_s']:.1f} s jampy)")  # fmt: skip
     return result._replace(timing=timing)
-
-
-def _background_compile(emulator: Emulator, nuts: NUTSConfig, progress: bool, problem: Problem):
-    """Compile the one-galaxy pipeline for ``problem``'s shapes in a thread (XLA releases the
-    GIL), so the compilation overlaps the jampy work of the worker processes; returns the
-    :class:`concurrent.futures.Future`."""
-    import concurrent.futures
-
-    key = jax.random.key(0)
-    ex = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jaxjam-compile")
-    future = ex.submit(_compile, emulator, nuts, False, progress, key, problem)
-    ex.shutdown(wait=False)
-    return future
 
 
 def _bh_fraction(theta, operator: BinOperator) -> float:
