@@ -2,9 +2,9 @@
 
 Each mock: a photometry drawn by the training-set sampler (a seed the training set never used),
 placed at 20 Mpc with R_e = 10″; true (q_int, ratio, log10 M_BH, log10 M/L) drawn from the very
-priors used in the fit, kept where JAM is physical on the emulator's whole grid (the model's
-support, as its training labels define it); a seeing-limited IFU (FWHM 1.5″, 1″ spaxels, field
-to 1 R_e); Vrms from ``jam.axi.proj`` with that PSF (padded MGE, nang 15, nlos 120); 3%
+priors used in the fit, kept where JAM is physical at the bins; a seeing-limited IFU (FWHM
+1.5″, 1″ spaxels, field to 1 R_e); Vrms from converged, padded jampy with that PSF
+(:func:`jaxjam.reference.vrms_at_bins` at :data:`jaxjam.reference.CONVERGED`); 3%
 Gaussian noise. All mocks are fitted in one ``fit_many`` call. Reported: per parameter, the
 fraction of mocks whose truth lies inside the central 68% and 95% credible intervals, with the
 binomial error.
@@ -18,39 +18,27 @@ Writes benchmarks/out/calibration.json and calibration.png.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import time
 from pathlib import Path
 
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.bench.jampy_posterior import jampy_vrms
 from jaxjam.bench.mocks import DIST_MPC, FWHM_ARCSEC, draw_setup, with_noise
 from jaxjam.bench.survey import SURVEY_PRIOR as PRIOR
-from jaxjam.data_gen.jam_labels import component_maps
-from jaxjam.inference import PARAM_NAMES, FitConfig, Galaxy, NUTSConfig, fit_many
-from jaxjam.kinematics import Kinematics
+from jaxjam.inference import PARAM_NAMES, FitConfig, NUTSConfig, fit_many
+from jaxjam.reference import CONVERGED, vrms_at_bins
 
 
 def make_mock(rng):
     """A mock IFU galaxy (:mod:`jaxjam.bench.mocks`) whose Vrms is jampy's, + 3% noise."""
     while True:
         s = draw_setup(rng, PRIOR)
-        p = s.mge.padded_outer(1e-4, 3.0)
-        q, ratio = s.truth[:2]
-        # the truth must lie where JAM is physical as the emulator's labels define it (V² > 0
-        # on the whole grid, to 3 R_e), not only inside the field: elsewhere the model has no
-        # support, the fit gives it zero density and the truth is missed by construction
-        with contextlib.redirect_stdout(io.StringIO()):
-            if not component_maps(s.mge.normalized()[0], q, ratio).physical:
-                continue
-        ones = np.ones(s.x_arcsec.size)
-        bins = Kinematics(s.x_arcsec, s.y_arcsec, ones, ones)  # only the positions are used
-        if p.qobs_min != s.mge.qobs_min:
-            raise RuntimeError("padding changed q'min")  # the inclination depends on it
-        v = jampy_vrms(Galaxy(p, bins, DIST_MPC, s.psf), s.truth, nang=15, nlos=120)
+        q, ratio, lg_mbh, lg_ml = s.truth
+        # converged, padded jampy (jaxjam.reference); the truth must be physical where the data
+        # are (NaN where V² ≤ 0 at a bin), as the fit's likelihood judges it
+        v = vrms_at_bins(s.mge, DIST_MPC, s.x_arcsec, s.y_arcsec, q, ratio, 10**lg_ml,
+                         10**lg_mbh, s.psf, settings=CONVERGED)  # fmt: skip
         if np.all(np.isfinite(v)) and np.all(v > 0):
             return with_noise(s, v, rng), s.truth
 
