@@ -1,9 +1,18 @@
 import os
+import tempfile
 
 # One BLAS thread per process, as in production (DESIGN.md), and a non-interactive backend.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The two xdist workers share one XLA compilation cache for this run (many tests compile the
+# same fit programs); each run starts empty, as a clean clone does.
+_run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"jaxjam-tests-xla-{_run}")
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+os.environ.setdefault("JAXJAM_CACHE_DIR", os.environ["JAX_COMPILATION_CACHE_DIR"])  # the CLI's
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
