@@ -43,7 +43,7 @@ def galaxy_errors(emu, name, mge, rng, n_maps, n_tests, seed) -> dict:
     t0 = time.perf_counter()
     ref = refine_head(emu, mge, bounds, n_maps, seed)
     t_refine = time.perf_counter() - t0
-    state = with_head(emu._state, jnp.asarray(ref.kernel), jnp.asarray(ref.bias))
+    state = with_head(emu.state, jnp.asarray(ref.kernel), jnp.asarray(ref.bias))
     norm, *_ = mge.normalized()
     raw, refined = [], []
     while len(raw) < n_tests:
@@ -51,7 +51,7 @@ def galaxy_errors(emu, name, mge, rng, n_maps, n_tests, seed) -> dict:
         truth = component_maps(norm, q_int, ratio, emu.grid)
         if not truth.physical:
             continue
-        for errs, st in ((raw, emu._state), (refined, state)):
+        for errs, st in ((raw, emu.state), (refined, state)):
             A, B = _maps(emu, st, mge, q_int, ratio)
             errs.append(np.concatenate([vrms_errors(A, B, truth.A, truth.B, f).ravel()
                                         for f in (0.0, 3e-3)]))  # fmt: skip

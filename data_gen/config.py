@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
+from jaxjam.configs import from_dict, from_json
 from jaxjam.data_gen.jam_labels import LabelConfig
 from jaxjam.data_gen.sampler import SamplerConfig
 from jaxjam.grid import PolarGrid
 from jaxjam.photometry import ImageSpec
 
 __all__ = ["GeneratorConfig"]
-
-_NESTED = {"grid": PolarGrid, "image": ImageSpec, "labels": LabelConfig, "sampler": SamplerConfig}
-
-
-def _build(cls, values: dict):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - names
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} option(s): {sorted(unknown)}")
-    kwargs = {}
-    for key, val in values.items():
-        default = next(f for f in dataclasses.fields(cls) if f.name == key).default
-        kwargs[key] = tuple(val) if isinstance(default, tuple) else val
-    return cls(**kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,19 +50,11 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> GeneratorConfig:
-        values = dict(values)
-        for key, sub in _NESTED.items():
-            if key in values:
-                values[key] = _build(sub, values[key])
-        return _build(cls, values)
+        """From a dict, nested configs included; unknown keys are refused
+        (:func:`jaxjam.configs.from_dict`)."""
+        return from_dict(cls, values)
 
     @classmethod
     def from_json(cls, path) -> GeneratorConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        try:
-            values = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"config file {path} is not valid JSON: {exc}") from exc
-        return cls.from_dict(values)
+        """From a JSON file (:func:`jaxjam.configs.from_json`)."""
+        return from_json(cls, path)

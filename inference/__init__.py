@@ -1,9 +1,13 @@
-"""Priors, likelihood, NUTS sampling and diagnostics (installed as ``jaxjam.inference``)."""
+"""Priors, likelihood, NUTS sampling, certificates and diagnostics (installed as
+``jaxjam.inference``)."""
 
+from jaxjam.inference.config import FitConfig, Galaxy
 from jaxjam.inference.diagnostics import ConvergenceWarning, check_convergence, summarize
-from jaxjam.inference.fit import FitConfig, FitResult, Galaxy, build_problem, fit, fit_many
+from jaxjam.inference.fit import fit, fit_many
 from jaxjam.inference.nuts import NUTSConfig
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds
+from jaxjam.inference.problem import build_problem
+from jaxjam.inference.results import FitResult
 
 __all__ = [
     "PARAM_NAMES",

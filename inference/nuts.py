@@ -1,7 +1,7 @@
 """NUTS with BlackJAX: window adaptation, then sampling with ``lax.scan``, chains vmapped.
 
 :func:`sample_chains` is a pure function of (key, initial positions): jit it, or vmap it over
-galaxies (:func:`jaxjam.inference.fit.fit_many`).
+galaxies (:func:`jaxjam.inference.fit_many`).
 """
 
 from __future__ import annotations

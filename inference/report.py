@@ -18,7 +18,7 @@ __all__ = ["plot_maps", "save_fit"]
 
 
 def save_fit(result, out_dir) -> Path:
-    """Write a :class:`~jaxjam.inference.fit.FitResult` to ``out_dir`` (created if needed)."""
+    """Write a :class:`~jaxjam.inference.FitResult` to ``out_dir`` (created if needed)."""
     import arviz as az
     import matplotlib
 

@@ -9,6 +9,12 @@ from pathlib import Path
 import click
 import numpy as np
 
+# `jaxjam fit`'s defaults are read from these
+from jaxjam.inference.certify import CertifyConfig
+from jaxjam.inference.config import FitConfig
+from jaxjam.inference.nuts import NUTSConfig
+from jaxjam.inference.priors import PriorBounds
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -24,6 +30,11 @@ def _psf_options(f):
     ]):  # fmt: skip
         f = opt(f)
     return f
+
+
+def _pair(values) -> str:
+    """``(a, b)`` → ``"a,b"`` (numbers as Python prints them, ``1.0`` → ``1``)."""
+    return ",".join(f"{v:g}" for v in values)
 
 
 def _bounds_option(name, default_text):
@@ -307,20 +318,26 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
     help="Output directory (posterior.nc, summary.csv, corner.png, trace.png, maps.png).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed of the fit.")
-@click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--warmup", type=click.IntRange(min=1), default=1000, show_default=True)
-@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--chains", type=click.IntRange(min=1), default=NUTSConfig.n_chains, show_default=True
+)
+@click.option(
+    "--warmup", type=click.IntRange(min=1), default=NUTSConfig.n_warmup, show_default=True
+)
+@click.option(
+    "--draws", type=click.IntRange(min=1), default=NUTSConfig.n_samples, show_default=True
+)
 @_bounds_option("q_int", "0.051 to the MGE's q'min")
-@_bounds_option("ratio", "0.5,1")
-@_bounds_option("log10_mbh", "4,10.5")
-@_bounds_option("log10_ml", "-1,1.5")
+@_bounds_option("ratio", _pair(PriorBounds.ratio))
+@_bounds_option("log10_mbh", _pair(PriorBounds.log10_mbh))
+@_bounds_option("log10_ml", _pair(PriorBounds.log10_ml))
 @click.option(
     "--no-model-error", is_flag=True, help="Do not add the emulator's own error to the data errors."
 )
 @click.option(
     "--refine-maps",
     type=int,
-    default=12,  # FitConfig.refine_maps (tests check that they agree)
+    default=FitConfig.refine_maps,
     show_default=True,
     help="Converged jampy maps on which the emulator is refined for this galaxy before the fit "
     "(a few seconds each, in parallel; 0: none).",
@@ -339,14 +356,14 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
 @click.option(
     "--certify-draws",
     type=click.IntRange(min=16),
-    default=64,  # CertifyConfig.n_draws
+    default=CertifyConfig.n_draws,
     show_default=True,
     help="Posterior draws at which converged jampy is run for the certificate.",
 )
 @click.option(
     "--max-rounds",
     type=click.IntRange(min=1),
-    default=3,  # CertifyConfig.max_rounds
+    default=CertifyConfig.max_rounds,
     show_default=True,
     help="Rounds of refine, sample, certify before the fit is declared not certified.",
 )
@@ -358,7 +375,7 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
 )
 @click.option(
     "--table-nodes",
-    default="32,24",  # FitConfig.table_nodes (tests check that they agree)
+    default=_pair(FitConfig.table_nodes),
     show_default=True,
     help="Chebyshev nodes in q_int and ratio of the per-fit table that NUTS samples instead of "
     "the network (built from it once, its error measured and recorded); 'none': the network "
@@ -374,9 +391,8 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     Exit status 0 for a certified fit, 3 for one that could not be certified (unless
     --accept-uncertified), 1 for an error."""
     from jaxjam.emulator import Emulator
-    from jaxjam.inference import FitConfig, Galaxy, NUTSConfig, PriorBounds
+    from jaxjam.inference import Galaxy
     from jaxjam.inference import fit as run
-    from jaxjam.inference.certify import CertifyConfig
     from jaxjam.inference.report import save_fit
     from jaxjam.kinematics import read_kinematics
     from jaxjam.mge import read_mge

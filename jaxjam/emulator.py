@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -108,6 +109,23 @@ class Emulator:
         """The network's ``nnx.split`` state (a pytree of arrays): the argument of the pure
         functions :attr:`features_fn`, :attr:`maps_fn`, :attr:`hidden_fn` and :attr:`bins_fn`."""
         return self._state
+
+    def with_state(self, state) -> Emulator:
+        """The same emulator with other weights (e.g. a refined head: :func:`jaxjam.network.
+        with_head`); the original is unchanged, and programs compiled for it are not reused.
+
+        Parameters
+        ----------
+        state : nnx.State
+            A state of the same structure as :attr:`state`.
+        """
+        shapes = jax.tree.map(jnp.shape, self._state)
+        if jax.tree.map(jnp.shape, state) != shapes:
+            raise ValueError("with_state needs a state of the same structure and shapes as "
+                             "Emulator.state")  # fmt: skip
+        new = copy.copy(self)
+        new._state = state
+        return new
 
     @property
     def error_model(self) -> dict | None:

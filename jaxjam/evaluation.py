@@ -69,8 +69,8 @@ def _emulate(emu, images, q_int, ratio, qmin, batch=512):
     out_a, out_b, out_p = [], [], []
     for s in range(0, len(q_int), batch):
         sl = slice(s, s + batch)
-        f = feats_fn(emu._state, images[sl])
-        a, b, p = maps_fn(emu._state, f, q_int[sl], ratio[sl], qmin[sl])
+        f = feats_fn(emu.state, images[sl])
+        a, b, p = maps_fn(emu.state, f, q_int[sl], ratio[sl], qmin[sl])
         out_a.append(np.asarray(a))
         out_b.append(np.asarray(b))
         out_p.append(np.asarray(p))
@@ -201,7 +201,7 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
                 truth_maps = component_maps(norm, q, r, emu.grid)
             if not truth_maps.physical:
                 continue
-            a, b, _ = emu.maps_fn(emu._state, emu.features_from_image(image), q, r, norm.qobs_min)
+            a, b, _ = emu.maps_fn(emu.state, emu.features_from_image(image), q, r, norm.qobs_min)
             errs = {f: vrms_errors(np.asarray(a), np.asarray(b), truth_maps.A, truth_maps.B, f)
                     for f in (0.0, *BH_FRACTIONS)}  # fmt: skip
             rows.append({"q_int": q, "ratio": r,

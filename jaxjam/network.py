@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from jaxjam.configs import from_dict
 from jaxjam.transforms import N_SCALARS
 
 __all__ = [
@@ -65,11 +66,9 @@ class NetworkConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> NetworkConfig:
-        d = dict(d)
-        for k in ("image_shape", "grid_shape", "conv_channels"):
-            if k in d:
-                d[k] = tuple(d[k])
-        return cls(**d)
+        """From a dict (:func:`jaxjam.configs.from_dict`: lists become tuples, unknown keys
+        are refused)."""
+        return from_dict(cls, d)
 
 
 class EmulatorNet(nnx.Module):

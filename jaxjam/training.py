@@ -30,6 +30,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxjam import configs
 from jaxjam.network import EmulatorNet, NetworkConfig
 from jaxjam.transforms import Normalization, jam_scalars
 
@@ -86,20 +87,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        if "network" in d:
-            d["network"] = NetworkConfig.from_dict(d["network"])
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown TrainConfig option(s): {sorted(unknown)}")
-        return cls(**d)
+        """From a dict, the network's config included; unknown keys are refused
+        (:func:`jaxjam.configs.from_dict`)."""
+        return configs.from_dict(cls, d)
 
     @classmethod
     def from_json(cls, path) -> TrainConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        return cls.from_dict(json.loads(path.read_text()))
+        """From a JSON file (:func:`jaxjam.configs.from_json`)."""
+        return configs.from_json(cls, path)
 
 
 def _qobs_min(batch) -> np.ndarray:

@@ -93,7 +93,7 @@ def test_benchmarked_vrms_is_the_emulator_prediction():
     k = galaxy.kinematics
     for op, psf in ((problem.operator, galaxy.psf), (op_no_psf, None)):
         got = jax.jit(forward._vrms, static_argnums=0)(
-            emu.maps_fn, emu._state, problem.features, problem.qobs_min, op, theta
+            emu.maps_fn, emu.state, problem.features, problem.qobs_min, op, theta
         )
         for t, v in zip(np.asarray(theta), np.asarray(got), strict=True):
             ref = emu.predict_vrms(galaxy.mge, galaxy.distance_mpc, t[0], t[1], 10 ** t[3],

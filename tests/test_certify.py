@@ -10,7 +10,7 @@ from jaxjam.emulator import Emulator
 from jaxjam.forward import apply_operator, extend_outward, reached_nodes
 from jaxjam.inference import FitConfig, NUTSConfig, PriorBounds, fit
 from jaxjam.inference.certify import CertifyConfig, jampy_log_likelihood, pick_draws
-from jaxjam.inference.fit import galaxy_operator
+from jaxjam.inference.problem import galaxy_operator
 from jaxjam.network import head_of, with_head
 from jaxjam.reference import CONVERGED, LABELS, JampyScale, grid_maps, padded, vrms_at_bins
 
@@ -103,7 +103,7 @@ def test_certificate_fails_a_degraded_head(galaxy):
     noise[:n] = (
         0.08 / np.ravel(bad.normalization.log_a_std) * np.random.default_rng(0).normal(size=n)
     )
-    bad._state = with_head(bad.state, kernel, jnp.asarray(bias) + noise)
+    bad = bad.with_state(with_head(bad.state, kernel, jnp.asarray(bias) + noise))
     res = fit(galaxy, FitConfig(**{**CFG.__dict__, "refine_maps": 0}), bad, progress=False,
               warn=False)  # fmt: skip
     assert not res.certified and res.certificate["k_hat"] > 0.7

@@ -57,7 +57,7 @@ def _operator(emu, galaxy, psf):
 def test_fused_bins_equal_the_operator_on_the_maps(emu, galaxy, psf, head):
     op32, op = _operator(emu, galaxy, psf)
     assert op.g_inner.shape[1] >= 1  # the inner power law is in play
-    kernel, bias = head_of(emu._state)
+    kernel, bias = head_of(emu.state)
     if head == "refined":  # any other head: the fold must follow it
         rng = np.random.default_rng(1)
         kernel = kernel + 0.01 * rng.standard_normal(kernel.shape).astype(np.float32)
@@ -68,9 +68,9 @@ def test_fused_bins_equal_the_operator_on_the_maps(emu, galaxy, psf, head):
     qmin = jnp.float32(galaxy.mge.qobs_min)
     for q_int, ratio in [(0.3, 0.95), (0.5, 0.7), (0.2, 1.0)]:
         args = (head, fb, op32, features, qmin, jnp.float32(q_int), jnp.float32(ratio))
-        got = emu.bins_fn(emu._state, *args)
+        got = emu.bins_fn(emu.state, *args)
         # the reference gets the whole head, B columns included
-        state = with_head(emu._state, kernel, bias)
+        state = with_head(emu.state, kernel, bias)
         ref = _reference_bins(emu)(state, None, *args[1:])
         for g, r in zip(got, ref, strict=True):
             np.testing.assert_allclose(g, r, rtol=2e-5, atol=1e-6 * float(jnp.max(jnp.abs(r))))
@@ -81,8 +81,8 @@ def test_gradient_and_hessian_match_reverse_mode(emu, galaxy):
     Hessian that reverse mode through the unfused model gives."""
     prob = build_problem(emu, galaxy, FitConfig())
     u = jnp.array([-0.3, 0.8, 0.2, -0.1])
-    fused = jax.jit(lambda v: log_posterior(emu.bins_fn, emu._state, prob, v))
-    ref = jax.jit(lambda v: log_posterior(_reference_bins(emu), emu._state, prob, v))
+    fused = jax.jit(lambda v: log_posterior(emu.bins_fn, emu.state, prob, v))
+    ref = jax.jit(lambda v: log_posterior(_reference_bins(emu), emu.state, prob, v))
     np.testing.assert_allclose(fused(u), ref(u), rtol=1e-5)
     g_f, g_r = jax.grad(fused)(u), jax.grad(ref)(u)
     np.testing.assert_allclose(g_f, g_r, rtol=2e-3, atol=2e-3 * float(jnp.max(jnp.abs(g_r))))
@@ -100,7 +100,7 @@ def test_derivatives_it_does_not_define_are_refused(emu, galaxy):
     prob = build_problem(emu, galaxy, FitConfig())
 
     def total(features):
-        a, b, _ = emu.bins_fn(emu._state, None, prob.folded_b, prob.operator, features,
+        a, b, _ = emu.bins_fn(emu.state, None, prob.folded_b, prob.operator, features,
                               prob.qobs_min, jnp.float32(0.4), jnp.float32(0.8))  # fmt: skip
         return jnp.sum(a + b)
 

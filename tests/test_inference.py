@@ -21,12 +21,14 @@ from jaxjam.inference import (
     PriorBounds,
     build_problem,
     fit,
+    fit_many,
 )
 from jaxjam.inference.certify import CertifyConfig, verdict
-from jaxjam.inference.fit import TABLE_DLOGL_MAX, _pad_problem, fit_many
 from jaxjam.inference.likelihood import log_likelihood, log_posterior, model_vrms
 from jaxjam.inference.priors import to_constrained, to_unconstrained
+from jaxjam.inference.problem import pad_problem
 from jaxjam.inference.report import save_fit
+from jaxjam.inference.results import TABLE_DLOGL_MAX
 from jaxjam.kinematics import Kinematics, read_kinematics
 from jaxjam.mge import read_mge
 from jaxjam.psf import PSF
@@ -127,7 +129,7 @@ def test_empty_bin_set():
 def test_log_posterior_finite_with_finite_gradient(emu, m32_galaxy):
     prob = build_problem(emu, m32_galaxy, FitConfig())
     u = to_unconstrained(jnp.array([0.4, 0.85, 6.3, 0.15]), prob.bounds)
-    lp, g = jax.value_and_grad(lambda v: log_posterior(emu.bins_fn, emu._state, prob, v))(u)
+    lp, g = jax.value_and_grad(lambda v: log_posterior(emu.bins_fn, emu.state, prob, v))(u)
     assert np.isfinite(lp) and np.all(np.isfinite(g))
 
 
@@ -136,7 +138,7 @@ def test_likelihood_matches_emulator_prediction(emu, m32_galaxy):
     g = m32_galaxy
     prob = build_problem(emu, g, FitConfig(model_error=False))
     theta = jnp.array([0.4, 0.85, 6.3, 0.15])
-    ll = float(log_likelihood(emu.bins_fn, emu._state, prob, theta))
+    ll = float(log_likelihood(emu.bins_fn, emu.state, prob, theta))
     k = g.kinematics
     v = emu.predict_vrms(g.mge, 0.7, 0.4, 0.85, 10**0.15, 10**6.3, k.x_arcsec, k.y_arcsec, psf=AO)
     ref = -0.5 * np.sum(
@@ -157,14 +159,14 @@ def test_correlated_model_error_is_the_dense_gaussian(emu, m32_galaxy):
     modes = 0.02 * rng.standard_normal((175, 6))
     prob = prob._replace(model_error_frac=jnp.float32(0.01), error_modes=jnp.asarray(modes))
     theta = jnp.array([0.4, 0.85, 6.3, 0.15])
-    ll = float(log_likelihood(emu.bins_fn, emu._state, prob, theta))
-    v = np.sqrt(np.asarray(model_vrms(emu.bins_fn, emu._state, prob, theta)[0], float))
+    ll = float(log_likelihood(emu.bins_fn, emu.state, prob, theta))
+    v = np.sqrt(np.asarray(model_vrms(emu.bins_fn, emu.state, prob, theta)[0], float))
     k = m32_galaxy.kinematics
     u = v[:, None] * modes
     cov = np.diag(k.vrms_err_kms**2 + (0.01 * v) ** 2) + u @ u.T
     ref = multivariate_normal(v, cov).logpdf(k.vrms_kms)
     np.testing.assert_allclose(ll, ref, rtol=1e-4)
-    assert abs(ref - float(log_likelihood(emu.bins_fn, emu._state, prob._replace(
+    assert abs(ref - float(log_likelihood(emu.bins_fn, emu.state, prob._replace(
         error_modes=jnp.zeros((175, 6))), theta))) > 1.0  # the modes matter  # fmt: skip
 
 
@@ -199,16 +201,16 @@ def test_physicality_is_judged_at_the_bins(emu, m32_galaxy):
         a, b, logit = emu.bins_fn(*args)
         return a.at[7].set(-1.0), b.at[7].set(0.0), logit
 
-    assert np.isfinite(log_likelihood(flagged, emu._state, prob, theta))
-    assert log_likelihood(negative_at_one_bin, emu._state, prob, theta) == -np.inf
+    assert np.isfinite(log_likelihood(flagged, emu.state, prob, theta))
+    assert log_likelihood(negative_at_one_bin, emu.state, prob, theta) == -np.inf
 
 
 def test_padding_does_not_change_the_density(emu, m32_galaxy):
     prob = build_problem(emu, _subset(m32_galaxy, slice(0, 60)), FitConfig())
-    padded = _pad_problem(prob, 175, prob.operator.g_inner.shape[1] + 5)
+    padded = pad_problem(prob, 175, prob.operator.g_inner.shape[1] + 5)
     for u in jax.random.normal(jax.random.key(0), (5, 4)):
-        a = log_posterior(emu.bins_fn, emu._state, prob, u)
-        b = log_posterior(emu.bins_fn, emu._state, padded, u)
+        a = log_posterior(emu.bins_fn, emu.state, prob, u)
+        b = log_posterior(emu.bins_fn, emu.state, padded, u)
         np.testing.assert_allclose(a, b, rtol=1e-5)
 
 
@@ -333,7 +335,7 @@ def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
         post = r.datatree["posterior"]
         theta = jnp.stack([jnp.asarray(post[k].values[:, :2]) for k in PARAM_NAMES], axis=-1)
         v2, _ = jax.vmap(
-            jax.vmap(lambda t, prob=prob: model_vrms(emu.bins_fn, emu._state, prob, t))
+            jax.vmap(lambda t, prob=prob: model_vrms(emu.bins_fn, emu.state, prob, t))
         )(theta)
         pred = r.datatree["posterior_predictive"]["vrms_kms"].values[:, :2]
         np.testing.assert_allclose(pred, np.sqrt(v2), rtol=1e-4)

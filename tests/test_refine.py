@@ -9,8 +9,8 @@ from jaxjam.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.forward import reached_nodes
 from jaxjam.inference import FitConfig, PriorBounds
-from jaxjam.inference.fit import _unit_modes, galaxy_operator
 from jaxjam.inference.pool import JampyPool
+from jaxjam.inference.problem import galaxy_operator, unit_modes
 from jaxjam.inference.refine import design_points, jampy_maps, refine_head
 from jaxjam.network import head_of, with_head
 from jaxjam.reference import LABELS, JampyScale, grid_maps
@@ -29,7 +29,7 @@ def galaxy():
 @pytest.fixture(scope="module")
 def setup(emu, galaxy):
     op = galaxy_operator(emu, galaxy, FitConfig())
-    return op, reached_nodes(op, emu.grid), _unit_modes(emu, galaxy)
+    return op, reached_nodes(op, emu.grid), unit_modes(emu, galaxy)
 
 
 def _maps(emu, state, mge, q_int, ratio):

@@ -11,9 +11,10 @@ from jaxjam.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.inference import FitConfig, build_problem
 from jaxjam.inference.certify import CertifyConfig
-from jaxjam.inference.fit import TABLE_DLOGL_MAX, _exact_values, tabulate_problem
 from jaxjam.inference.likelihood import log_posterior
 from jaxjam.inference.priors import to_unconstrained
+from jaxjam.inference.problem import exact_values, tabulate_problem
+from jaxjam.inference.results import TABLE_DLOGL_MAX
 from jaxjam.table import table_bins, table_error, tabulate
 
 QMIN = 0.72
@@ -86,14 +87,14 @@ def test_m32_table_reproduces_the_network(m32_problem):
     assert tabled.table.coef.shape[2] % 32 == 0  # padded: galaxies share compiled shapes
     assert tabled.table.coef.shape[2] - info["rank"] < 32
     b = np.asarray(prob.bounds, np.float64)
-    err = table_error(tabled.table, _exact_values(emu, prob), tuple(b[0]), tuple(b[1]),
+    err = table_error(tabled.table, exact_values(emu, prob), tuple(b[0]), tuple(b[1]),
                       n_points=256, seed=123)  # fmt: skip
     assert err["max_rel_error_a"] < 2e-5 and err["max_rel_error_b"] < 2e-5, err
     assert err["max_abs_error_logit"] < 1e-3, err
 
     def value_and_grad(p, theta):
         u = to_unconstrained(jnp.asarray(theta, jnp.float32), p.bounds)
-        v, g = jax.value_and_grad(lambda v: log_posterior(emu.bins_fn, emu._state, p, v))(u)
+        v, g = jax.value_and_grad(lambda v: log_posterior(emu.bins_fn, emu.state, p, v))(u)
         return float(v), np.asarray(g)
 
     for theta in ([0.37, 0.85, 6.33, 0.14], [0.2, 0.6, 6.2, 0.16], [0.6, 0.97, 6.5, 0.12]):
@@ -116,7 +117,7 @@ def test_a_coarse_table_is_caught_at_the_posterior_draws(m32_problem):
     import dataclasses
 
     from jaxjam.inference import ConvergenceWarning, NUTSConfig, fit
-    from jaxjam.inference.fit import _table_problems
+    from jaxjam.inference.results import table_problems
 
     emu = m32_problem[0]
     cfg = FitConfig(nuts=NUTSConfig(n_warmup=30, n_samples=20, n_init_candidates=4,
@@ -132,4 +133,4 @@ def test_a_coarse_table_is_caught_at_the_posterior_draws(m32_problem):
     check = json.loads(fine.datatree["posterior"].attrs["table"])["at_draws"]
     assert check["max_abs_dlogl"] < TABLE_DLOGL_MAX and check["n_physical_disagree"] == 0
     with pytest.warns(ConvergenceWarning, match="disagree on physicality at 3"):
-        _table_problems({"max_abs_dlogl": 0.0, "n_physical_disagree": 3, "n_draws": 9}, True)
+        table_problems({"max_abs_dlogl": 0.0, "n_physical_disagree": 3, "n_draws": 9}, True)

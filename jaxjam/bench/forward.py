@@ -94,7 +94,7 @@ def emulator_batches(emulator, problem, op_no_psf, batch_sizes, seed: int, min_t
         ``per_galaxy_s``, ``flops`` (per call) and ``flops_per_s``, or ``{"skipped": reason}``
         where the batch does not fit in memory.
     """
-    state, feats, qmin = emulator._state, problem.features, problem.qobs_min
+    state, feats, qmin = emulator.state, problem.features, problem.qobs_min
     variants = {
         "network": (functools.partial(_network, emulator.maps_fn), ()),
         "vrms_no_psf": (functools.partial(_vrms, emulator.maps_fn), (op_no_psf,)),
@@ -144,9 +144,9 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
     refinement (the head is then an argument of the program, not a constant); and per chain
     when 4 chains are vmapped, as they run on an accelerator (the chains share each read of
     the weights). As in a fit, the emulator's weights are constants of the compiled program
-    (:func:`jaxjam.inference.fit._compile`).
+    (:func:`jaxjam.inference.running.compile_pipeline`).
 
-    ``tabled``, the problem with its table (:func:`jaxjam.inference.fit.tabulate_problem`),
+    ``tabled``, the problem with its table (:func:`jaxjam.inference.problem.tabulate_problem`),
     adds the same in-loop timings for the table, which a fit samples by default (``table_``
     keys)."""
     from jaxjam.fused import split_head
@@ -154,7 +154,7 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
     from jaxjam.inference.priors import to_unconstrained
     from jaxjam.network import head_of
 
-    state = emulator._state
+    state = emulator.state
     u0 = to_unconstrained(jnp.asarray(theta, jnp.float32), problem.bounds)
 
     def vg(u, prob):

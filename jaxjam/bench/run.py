@@ -88,7 +88,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
     from jaxjam.bench.table import markdown_table
     from jaxjam.emulator import Emulator
     from jaxjam.inference import FitConfig
-    from jaxjam.inference.fit import tabulate_problem
+    from jaxjam.inference.problem import tabulate_problem
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
