@@ -176,13 +176,15 @@ def fit_many(
     client : dask.distributed.Client, optional
         Where to run the jampy calls of refinement and certification.
 
-    Every galaxy is certified (:mod:`jaxjam.inference.certify`); one that is not is refitted
-    alone with :func:`fit`'s rounds (its seed ``seed · 1000 + i``).
-
     Returns
     -------
     list of FitResult
         In input order; ``timing`` holds the batch's totals.
+
+    Notes
+    -----
+    Every galaxy is certified (:mod:`jaxjam.inference.certify`); one that is not is refitted
+    alone with :func:`fit`'s rounds (its seed ``seed · 1000 + i``).
     """
     emulator = emulator or Emulator.load()
     if not galaxies:

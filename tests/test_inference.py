@@ -229,6 +229,19 @@ def test_laplace_covariance_is_a_safe_metric():
         assert np.all((np.diag(cov) >= 1e-6 * (1 - 1e-5)) & (np.diag(cov) <= 1 + 1e-5))
 
 
+def test_gradient_hessian_matches_jax_hessian():
+    from jaxjam.inference.nuts import gradient_hessian
+
+    a = jnp.array([[3.0, 1.2, 0.0], [1.2, 2.0, -0.4], [0.0, -0.4, 1.0]])
+
+    def f(x):  # a correlated Gaussian plus a quartic, so that the Hessian depends on x
+        return -0.5 * x @ a @ x - 0.1 * jnp.sum(x**4)
+
+    x = jnp.array([0.3, -0.2, 0.5])
+    np.testing.assert_allclose(gradient_hessian(jax.grad(f), x), jax.hessian(f)(x),
+                               rtol=1e-3, atol=1e-3)  # fmt: skip
+
+
 def test_laplace_start_takes_the_highest_of_several_climbs():
     """The best prior draw lies in the basin of a minor mode (log density −20 at u₀ = +2);
     a climb from a worse draw reaches the main one (0 at u₀ = −2). The chains must start
