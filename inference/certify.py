@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 from jaxjam.inference.priors import PARAM_NAMES
-from jaxjam.reference import CONVERGED, JampySettings
+from jaxjam.reference import CONVERGED, LABELS, JampySettings
 
 __all__ = ["CERTIFICATE_SETTINGS", "CertifyConfig", "certify", "jampy_log_likelihood"]
 
@@ -43,11 +43,12 @@ __all__ = ["CERTIFICATE_SETTINGS", "CertifyConfig", "certify", "jampy_log_likeli
 #: ≤ 0.016% (M32, 175 AO bins) and ≤ 0.033% (NGC 4342 mock, 701 AO bins) at worst, no worse
 #: than nlos 300 at 60% of its cost (3–4 s a call).
 CERTIFICATE_SETTINGS = CONVERGED
-#: The cheaper settings tried first: nang 20 / nlos 120 is 0.04–0.07% (M32) and 0.1%
-#: (NGC 4342) at worst, at 0.6–0.7 s a call. Used for a galaxy when, at ``SCREEN_DRAWS``
-#: posterior draws, its log-likelihood differs from the converged settings' by an amount that
-#: varies by at most ``CertifyConfig.screen_dlogl`` from draw to draw.
-SCREEN_SETTINGS = JampySettings(nang=20, nlos=120)
+#: The cheaper settings tried first, cheapest first: the label settings (nang 15, 0.35 s a
+#: call at M32's bins), then nang 20 / nlos 120 (0.04–0.07% off at M32's bins and 0.1% at
+#: NGC 4342's at worst, 0.7 s a call). The cheapest one whose log-likelihood differs from the
+#: converged settings' by an amount that varies by at most ``CertifyConfig.screen_dlogl`` over
+#: ``SCREEN_DRAWS`` posterior draws is used for the galaxy's other draws.
+SCREEN_SETTINGS = (LABELS, JampySettings(nang=20, nlos=120))
 #: Draws at which both settings are run to decide.
 SCREEN_DRAWS = 3
 
@@ -70,10 +71,12 @@ class CertifyConfig:
         Smallest importance ESS over ``n_draws`` that passes.
     settings : JampySettings
         jampy settings of the calls at the bins.
-    screen : JampySettings or None
-        Cheaper settings, used for this galaxy when at the first ``SCREEN_DRAWS`` draws their
-        log-likelihood minus that of ``settings`` varies by at most ``screen_dlogl`` (a constant
-        offset cancels in the normalised weights; so measured per galaxy).
+    screen : tuple of JampySettings, JampySettings or None
+        Cheaper settings, cheapest first. At the first ``SCREEN_DRAWS`` draws jampy runs at
+        each of them and at ``settings``; the cheapest whose log-likelihood minus that of
+        ``settings`` varies by at most ``screen_dlogl`` from draw to draw is used at the other
+        draws (a constant offset cancels in the normalised weights; so measured per galaxy),
+        else ``settings``. ``None`` runs ``settings`` at every draw.
     screen_dlogl : float
     workers : int or None
         Processes for the jampy calls (``None``: all cores; 0: in this process).
@@ -85,7 +88,7 @@ class CertifyConfig:
     k_hat_max: float = 0.7
     min_rel_ess: float = 0.25
     settings: JampySettings = CERTIFICATE_SETTINGS
-    screen: JampySettings | None = SCREEN_SETTINGS
+    screen: tuple[JampySettings, ...] | None = SCREEN_SETTINGS
     screen_dlogl: float = 0.1
     workers: int | None = None
 
@@ -96,9 +99,14 @@ class CertifyConfig:
             raise ValueError(f"max_rounds must be ≥ 1, got {self.max_rounds}")
         if not (0 < self.min_rel_ess <= 1 and self.k_hat_max > 0):
             raise ValueError("need 0 < min_rel_ess ≤ 1 and k_hat_max > 0")
-        for name in ("settings", "screen"):
-            if isinstance(getattr(self, name), dict):
-                object.__setattr__(self, name, JampySettings(**getattr(self, name)))
+        if isinstance(self.settings, dict):
+            object.__setattr__(self, "settings", JampySettings(**self.settings))
+        screen = self.screen
+        if screen is not None:
+            if isinstance(screen, JampySettings | dict):
+                screen = (screen,)
+            screen = tuple(JampySettings(**s) if isinstance(s, dict) else s for s in screen)
+            object.__setattr__(self, "screen", screen or None)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -133,6 +141,29 @@ def pick_draws(theta, n: int, seed: int) -> np.ndarray:
     return flat[np.sort(idx)]
 
 
+def _screen(galaxy, head, pool, config: CertifyConfig, progress: bool):
+    """jampy at the draws ``head`` (n, 4) at the converged settings and every screen level;
+    returns the settings chosen, the log-likelihoods at ``head`` with them, and the record."""
+    levels = list(config.screen)
+    jobs = [(galaxy, t, s) for s in [config.settings, *levels] for t in head]
+    out = pool.map(_jampy_vrms, jobs, "certificate: choosing jampy's settings", progress)
+    ll = np.array([jampy_log_likelihood(v, galaxy) for v in out]).reshape(-1, len(head))
+    chosen, record = None, []
+    for i, level in enumerate(levels, start=1):
+        # a constant offset between two settings cancels in the normalised weights: what
+        # matters is how the difference varies from draw to draw
+        gap = ll[i] - ll[0]
+        spread = float(np.ptp(gap)) if np.all(np.isfinite(gap)) else float("inf")
+        record.append({"settings": level.to_dict(), "dlogl_spread": spread,
+                       "dlogl_offset": float(np.median(gap))})  # fmt: skip
+        if chosen is None and spread <= config.screen_dlogl:
+            chosen = i
+    chosen = chosen or 0
+    settings = levels[chosen - 1] if chosen else config.settings
+    return settings, ll[chosen], {"n_draws": len(head), "levels": record,
+                                  "chosen": settings.to_dict()}  # fmt: skip
+
+
 def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyConfig, seed: int,
             progress: bool = False) -> dict:  # fmt: skip
     """Run jampy at posterior draws and judge the fit.
@@ -162,27 +193,17 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
 
     t0 = time.perf_counter()
     draws = pick_draws(theta, config.n_draws, seed)
-    settings, screen = config.settings, None
-    n_head = SCREEN_DRAWS if config.screen is not None else 0
-    jobs = [(galaxy, t, config.settings) for t in draws[:n_head]]
-    jobs += [(galaxy, t, config.screen or config.settings) for t in draws]
-    first = pool.map(_jampy_vrms, jobs, "certificate: jampy at posterior draws", progress)
-    ll_first = np.array([jampy_log_likelihood(v, galaxy) for v in first])
-    ll_jam = ll_first[n_head:]
+    settings, ll_head, screen, n_head = config.settings, [], None, 0
     if config.screen is not None:
-        # a constant offset between the two settings cancels in the normalised weights: what
-        # matters is how the difference varies from draw to draw
-        gap = ll_first[n_head:][:n_head] - ll_first[:n_head]
-        spread = float(np.ptp(gap)) if np.all(np.isfinite(gap)) else float("inf")
-        screen = {"settings": config.screen.to_dict(), "n_draws": n_head,
-                  "dlogl_spread": spread, "dlogl_offset": float(np.median(gap))}  # fmt: skip
-        if spread <= config.screen_dlogl:
-            settings = config.screen
-        else:
-            rest = pool.map(_jampy_vrms, [(galaxy, t, settings) for t in draws[n_head:]],
-                            "certificate: jampy at converged settings", progress)  # fmt: skip
-            ll_jam = np.concatenate([ll_first[:n_head],
-                                     [jampy_log_likelihood(v, galaxy) for v in rest]])  # fmt: skip
+        settings, ll_head, screen = _screen(galaxy, draws[:SCREEN_DRAWS], pool, config, progress)
+        n_head = len(ll_head)
+    rest = pool.map(
+        _jampy_vrms,
+        [(galaxy, t, settings) for t in draws[n_head:]],
+        f"certificate: jampy (nang {settings.nang}) at posterior draws",
+        progress,
+    )
+    ll_jam = np.concatenate([ll_head, [jampy_log_likelihood(v, galaxy) for v in rest]])
     ll_fit = np.asarray(fit_loglik(draws), np.float64)
     ll_pure = np.asarray(fit_loglik_pure(draws), np.float64)
     ok = np.isfinite(ll_jam) & np.isfinite(ll_fit)

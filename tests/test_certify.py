@@ -93,6 +93,51 @@ CFG = FitConfig(
 )
 
 
+class _SettingsPool:
+    """A pool whose "jampy" is the data times a factor per nang: the screen's logic alone."""
+
+    def __init__(self, factors):
+        self.factors = factors  # nang → callable(θ) → multiplicative error of the model
+
+    def map(self, fn, args, label="", progress=False):
+        return [g.kinematics.vrms_kms * self.factors[s.nang](t) for g, t, s in args]
+
+
+@pytest.mark.parametrize(
+    "factors, chosen",
+    [
+        # a constant offset at nang 15 cancels in the weights: the cheapest level is taken
+        ({15: lambda t: 1.01, 20: lambda t: 1.0, 30: lambda t: 1.0}, 15),
+        # nang 15's error varies with the draw; nang 20's does not
+        ({15: lambda t: 1 + 0.05 * t[0], 20: lambda t: 1.001, 30: lambda t: 1.0}, 20),
+        # both vary: the converged settings everywhere
+        ({15: lambda t: 1 + 0.05 * t[0], 20: lambda t: 1 + 0.02 * t[1], 30: lambda t: 1.0}, 30),
+    ],
+)
+def test_the_screen_takes_the_cheapest_settings_whose_difference_is_constant(galaxy, factors,
+                                                                              chosen):  # fmt: skip
+    from jaxjam.inference.certify import SCREEN_DRAWS, _screen
+
+    cfg = CertifyConfig()
+    assert [s.nang for s in cfg.screen] == [15, 20] and cfg.settings.nang == 30
+    head = np.array([[0.3, 0.8, 6.3, 0.1], [0.5, 0.9, 6.4, 0.2], [0.4, 0.6, 6.2, 0.15]])
+    settings, ll, record = _screen(galaxy, head[:SCREEN_DRAWS], _SettingsPool(factors), cfg, False)
+    assert settings.nang == chosen and record["chosen"]["nang"] == chosen
+    expected = [jampy_log_likelihood(galaxy.kinematics.vrms_kms * factors[chosen](t), galaxy)
+                for t in head]  # fmt: skip
+    np.testing.assert_allclose(ll, expected)
+    passes = [lv["dlogl_spread"] <= cfg.screen_dlogl for lv in record["levels"]]
+    assert passes[: [15, 20, 30].index(chosen)] == [False] * [15, 20, 30].index(chosen)
+    assert chosen == 30 or passes[[15, 20].index(chosen)]
+
+
+def test_screen_settings_accept_one_level_or_dicts():
+    one = CertifyConfig(screen=LABELS)
+    assert one.screen == (LABELS,)
+    assert CertifyConfig(screen=[LABELS.to_dict()]).screen == (LABELS,)
+    assert CertifyConfig(screen=None).screen is None
+
+
 @pytest.mark.slow
 def test_certificate_fails_a_degraded_head(galaxy):
     """A good fit passes: tests/test_mocks.py (the NGC 4342 mock, default settings)."""

@@ -23,7 +23,7 @@ def _draws(n, seed):
 
 @pytest.fixture(scope="module")
 def sample():
-    return _draws(160, seed=2024)
+    return _draws(96, seed=2024)
 
 
 def test_deterministic_given_seed():

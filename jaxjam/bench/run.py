@@ -44,7 +44,7 @@ class BenchConfig:
     def quick_config(cls, **overrides) -> BenchConfig:
         base = dict(quick=True, batch_sizes=(1, 16), min_total_s=0.1, gradient_loop=50,
                     demo_warmup=40, demo_draws=40, jampy_walkers=8, jampy_steps=1,
-                    jampy_workers=1, survey_sizes=(1, 2), survey_warmup=20, survey_draws=20,
+                    jampy_workers=1, survey_sizes=(2,), survey_warmup=20, survey_draws=20,
                     matmul_n=256)  # fmt: skip
         return cls(**{**base, **overrides})
 
