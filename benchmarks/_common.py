@@ -10,9 +10,9 @@ __all__ = ["machine_info", "single_thread_blas", "write_json"]
 
 
 def machine_info() -> dict:
-    """:func:`jaxjam.bench.machine.machine_info`, imported late: importing jaxjam imports
+    """:func:`jaxjam.commands.bench.machine.machine_info`, imported late: importing jaxjam imports
     numpy, which must come after :func:`single_thread_blas`."""
-    from jaxjam.bench.machine import machine_info as info
+    from jaxjam.commands.bench.machine import machine_info as info
 
     return info()
 

@@ -20,7 +20,7 @@ from importlib import resources
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.demo import m32_galaxy
+from jaxjam.commands.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.inference import PARAM_NAMES, FitConfig, fit
 

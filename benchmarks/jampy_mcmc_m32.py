@@ -26,8 +26,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.bench.jampy_posterior import JampyLogPosterior, start_ball
-from jaxjam.demo import m32_galaxy
+from jaxjam.commands.bench.jampy_posterior import JampyLogPosterior, start_ball
+from jaxjam.commands.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
 
 G = m32_galaxy()

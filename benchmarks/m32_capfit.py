@@ -7,7 +7,7 @@ import argparse
 import json
 import time
 
-from jaxjam.demo import capfit_m32
+from jaxjam.commands.demo import capfit_m32
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)

@@ -5,8 +5,9 @@ Usage::
     python benchmarks/reference_settings.py [--out benchmarks/out]
 
 For the M32 demo (175 AO bins, jampy's example data), the NGC 4342 mock (709 bins, AO-like
-PSF) and the NGC 5831 mock (709 bins, seeing) of :data:`jaxjam.bench.mocks.REAL_MOCKS`, at the
-mock's truth and at one more (q_int, ratio), this compares
+PSF) and the NGC 5831 mock (709 bins, seeing) of
+:data:`jaxjam.commands.bench.mocks.REAL_MOCKS`, at the mock's truth and at one more
+(q_int, ratio), this compares
 
 - padded jampy at the bins (:func:`jaxjam.reference.vrms_at_bins`) at several (nang, nlos);
 - the certificate's truth: jampy's grid maps at :data:`jaxjam.reference.CONVERGED` (only the
@@ -40,8 +41,8 @@ def _stats(v, ref):
 
 
 def _cases():
-    from jaxjam.bench.mocks import real_mock
-    from jaxjam.demo import m32_galaxy
+    from jaxjam.commands.bench.mocks import real_mock
+    from jaxjam.commands.demo import m32_galaxy
 
     m32 = m32_galaxy()
     yield "M32", m32, [(0.365, 0.84, 6.33, 0.142), (0.25, 0.7, 6.5, 0.1)]

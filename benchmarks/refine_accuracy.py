@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.bench.mocks import draw_setup
-from jaxjam.bench.survey import SURVEY_PRIOR
+from jaxjam.commands.bench.mocks import draw_setup
+from jaxjam.commands.bench.survey import SURVEY_PRIOR
 from jaxjam.data_gen.jam_labels import component_maps
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges
 from jaxjam.emulator import Emulator

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.bench import forward
-from jaxjam.bench.survey import extrapolate
-from jaxjam.bench.table import ROWS, markdown_table
-from jaxjam.cli import main
+from jaxjam.commands.bench import forward
+from jaxjam.commands.bench.survey import extrapolate
+from jaxjam.commands.bench.table import ROWS, markdown_table
+from jaxjam.commands.cli import main
 from jaxjam.emulator import Emulator
 
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.demo import m32_galaxy
+from jaxjam.commands.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.forward import apply_operator, extend_outward, reached_nodes
 from jaxjam.inference import FitConfig, NUTSConfig, PriorBounds, fit

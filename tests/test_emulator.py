@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.cli import main
+from jaxjam.commands.cli import main
 from jaxjam.data_gen.jam_labels import JampyScale, component_maps
 from jaxjam.emulator import DomainError, Emulator, default_model_dir
 from jaxjam.geometry import beta_eq37, inc_from_q_int

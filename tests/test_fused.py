@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.demo import M32_PSF, m32_galaxy
+from jaxjam.commands.demo import M32_PSF, m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.forward import apply_operator, bin_operator
 from jaxjam.fused import fold_b_head, split_head

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.cli import _table_nodes, main
+from jaxjam.commands.cli import _table_nodes, main
 from jaxjam.emulator import Emulator
 from jaxjam.inference import (
     PARAM_NAMES,
@@ -395,7 +395,7 @@ def test_cli_fit_refuses_bad_psf(tmp_path):
 
 
 def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
-    from jaxjam.demo import _stored_capfit, run_demo, stored_jampy_mcmc
+    from jaxjam.commands.demo import _stored_capfit, run_demo, stored_jampy_mcmc
 
     # the certificate's machinery at cheap settings (its own tests: tests/test_certify.py)
     cheap = FitConfig(refine_maps=4, refine_settings=LABELS,

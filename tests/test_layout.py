@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import jaxjam
-from jaxjam.cli import main
+from jaxjam.commands.cli import main
 
 
 def test_namespaced_subpackages_import():
@@ -23,6 +23,6 @@ def test_namespaced_subpackages_import():
 def test_console_script_and_version():
     res = CliRunner().invoke(main, ["--version"])
     assert res.exit_code == 0 and jaxjam.__version__ in res.output
-    out = subprocess.run([sys.executable, "-m", "jaxjam.cli", "--help"], capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "jaxjam.commands.cli", "--help"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
     assert "generate" in out.stdout

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.demo import m32_galaxy
+from jaxjam.commands.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.inference import FitConfig, build_problem
 from jaxjam.inference.certify import CertifyConfig

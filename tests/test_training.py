@@ -77,7 +77,7 @@ def test_real_kill_then_resume_matches_uninterrupted_run(tmp_path, tiny_store):
     cmd = [
         sys.executable,
         "-m",
-        "jaxjam.cli",
+        "jaxjam.commands.cli",
         "train",
         "--data",
         str(tiny_store),

@@ -84,7 +84,7 @@ def capfit_m32() -> dict:
         "n_bins": int(kin.vrms_kms.size),
         "jampy_version": jam.__version__,
         "source": "settings of jampy/examples/jam_black_hole_capfit_example.py "
-        "(jaxjam.demo.capfit_m32)",
+        "(jaxjam.commands.demo.capfit_m32)",
     }
 
 

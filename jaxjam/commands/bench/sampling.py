@@ -28,7 +28,7 @@ def demo_fit(n_warmup: int, n_samples: int, seed: int, progress: bool, emulator=
              quick: bool = False) -> dict:  # fmt: skip
     """Time the M32 demo fit (4 chains) and measure its ESS (``quick``: a smoke run of the
     plain network, without refinement)."""
-    from jaxjam.demo import m32_galaxy
+    from jaxjam.commands.demo import m32_galaxy
     from jaxjam.inference import FitConfig, NUTSConfig, fit
     from jaxjam.inference.certify import CertifyConfig
 
@@ -74,8 +74,8 @@ def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
 
     import emcee
 
-    from jaxjam.bench.jampy_posterior import JampyLogPosterior, start_ball
-    from jaxjam.demo import m32_galaxy
+    from jaxjam.commands.bench.jampy_posterior import JampyLogPosterior, start_ball
+    from jaxjam.commands.demo import m32_galaxy
     from jaxjam.inference import PARAM_NAMES, PriorBounds
 
     galaxy = m32_galaxy()

@@ -82,10 +82,10 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
     dict
         The contents of ``results.json``.
     """
-    from jaxjam.bench import forward, sampling, survey
-    from jaxjam.bench.machine import machine_info
-    from jaxjam.bench.plots import plot_all
-    from jaxjam.bench.table import markdown_table
+    from jaxjam.commands.bench import forward, sampling, survey
+    from jaxjam.commands.bench.machine import machine_info
+    from jaxjam.commands.bench.plots import plot_all
+    from jaxjam.commands.bench.table import markdown_table
     from jaxjam.emulator import Emulator
     from jaxjam.inference import FitConfig
     from jaxjam.inference.problem import tabulate_problem

@@ -19,7 +19,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxjam.bench.timing import time_call
+from jaxjam.commands.bench.timing import time_call
 
 __all__ = [
     "BATCH_SIZES",
@@ -49,7 +49,7 @@ def compiled_flops(fn, *args) -> float | None:
 def m32_problems(emulator):
     """The M32 galaxy, its fit :class:`~jaxjam.inference.likelihood.Problem` (with the AO
     PSF) and its PSF-free operator."""
-    from jaxjam.demo import m32_galaxy
+    from jaxjam.commands.demo import m32_galaxy
     from jaxjam.forward import bin_operator
     from jaxjam.inference import FitConfig, build_problem
 
@@ -126,7 +126,7 @@ def emulator_batches(emulator, problem, op_no_psf, batch_sizes, seed: int, min_t
 
 def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
     """One ``jam.axi.proj`` call at the galaxy's bins, with its PSF and without (seconds)."""
-    from jaxjam.bench.jampy_posterior import jampy_vrms
+    from jaxjam.commands.bench.jampy_posterior import jampy_vrms
 
     return {
         "psf": time_call(lambda: jampy_vrms(galaxy, theta, psf=True), 3, 30, min_total_s),

@@ -1,7 +1,7 @@
 """Survey scale: fit N mock galaxies in one batched (vmapped) call and time it.
 
-The mocks are seeing-limited IFU galaxies (:mod:`jaxjam.bench.mocks`) with kinematics from the
-emulator itself, so that making a thousand of them costs no jampy time; the fit is the same
+The mocks are seeing-limited IFU galaxies (:mod:`jaxjam.commands.bench.mocks`) with kinematics
+from the emulator itself, so that making a thousand of them costs no jampy time; the fit is the same
 whatever made the data. Survey time is extrapolated from the largest batch N measured::
 
     T(N_survey) = compile_s(N) + ceil(N_survey / N) × sample_s(N) + N_survey × setup_s(N) / N
@@ -37,7 +37,7 @@ def survey_timing(sizes, n_warmup: int, n_samples: int, seed: int, emulator,
         ``{N: {"mock_s", "setup_s", "compile_s", "sample_s", "total_s", "seconds_per_galaxy",
         "max_r_hat", "n_with_warnings"}}``.
     """
-    from jaxjam.bench.mocks import emulator_mock
+    from jaxjam.commands.bench.mocks import emulator_mock
     from jaxjam.inference import FitConfig, NUTSConfig, fit_many
     from jaxjam.inference.certify import CertifyConfig
 

@@ -440,7 +440,7 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
 )
 def demo(out, seed, run_capfit):
     """Fit jampy's M32 black-hole example with NUTS on the shipped pretrained emulator."""
-    from jaxjam.demo import run_demo
+    from jaxjam.commands.demo import run_demo
 
     _compilation_cache()
     with _user_errors():
@@ -498,12 +498,12 @@ def demo(out, seed, run_capfit):
 def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, galaxies_per_step,
           jampy_reference, jampy_workers, tables):  # fmt: skip
     """Time the emulator, gradients, sampling and survey fits against jampy, in one run."""
-    from jaxjam.bench.table import markdown_table
+    from jaxjam.commands.bench.table import markdown_table
 
     if tables:
         click.echo(markdown_table(tables))
         return
-    from jaxjam.bench import BenchConfig, run_bench
+    from jaxjam.commands.bench import BenchConfig, run_bench
     from jaxjam.emulator import Emulator
 
     # no persistent compilation cache here: first calls are timed with their compilation
