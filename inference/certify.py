@@ -248,6 +248,15 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     return out
 
 
+def _screened(cert: dict) -> str:
+    """ ", shown equivalent to nang 30 at 3 draws" when the screen chose cheaper settings."""
+    conv = cert.get("converged_settings") or {}
+    if not conv or cert["settings"] == conv:
+        return ""
+    n = (cert.get("screen") or {}).get("n_draws", SCREEN_DRAWS)
+    return f"; equivalent to nang {conv['nang']} at {n} draws"
+
+
 def verdict(cert: dict | None) -> str:
     """One line for the user."""
     if cert is None:
@@ -257,7 +266,7 @@ def verdict(cert: dict | None) -> str:
     s = c["settings"]
     body = (f"k̂ = {c['k_hat']:.2f}, importance ESS {c['ess']:.0f}/{c['n_draws']}, "
             f"max |Δ log L| = {c['max_abs_dlogl']:.2f} at {c['n_draws']} posterior draws "
-            f"(jampy nang {s['nang']}, nlos {s['nlos']}, padded), "
+            f"(jampy nang {s['nang']}, nlos {s['nlos']}, padded{_screened(c)}), "
             f"{c.get('rounds', 1)} round(s)")  # fmt: skip
     if c["certified"]:
         return f"CERTIFIED against converged jampy: {body}"

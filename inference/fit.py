@@ -37,6 +37,7 @@ from jaxjam.inference.problem import (
 )
 from jaxjam.inference.results import TABLE_DLOGL_MAX, FitResult, fit_result
 from jaxjam.inference.running import execute, loglik_fn, sample_batch
+from jaxjam.table import RANK_BLOCK
 
 __all__ = [
     "TABLE_DLOGL_MAX",
@@ -205,8 +206,12 @@ def fit_many(
         if config.refine_maps:  # the pilot: maps over the box, one batched sampling
             probs = [pilot_problem(pool, emulator, g, p, op, nodes, config, progress)[0]
                      for g, (p, op, nodes) in zip(galaxies, setups, strict=True)]  # fmt: skip
+            # one more block of table rank than the pilot needs: the refined tables of the
+            # next batch often need 32 more (measured on M32's halves: 64 → 96), and a batch
+            # recompiles for ~25 s where a wider table costs a fraction of its sampling
             padded, _, theta, _, _ = sample_batch(emulator, config, probs, progress,
-                                                  galaxies_per_step, 1000)  # fmt: skip
+                                                  galaxies_per_step, 1000,
+                                                  headroom=RANK_BLOCK)  # fmt: skip
             min_rank = padded[0].table.coef.shape[2] if config.table_nodes else 0
             for i, (g, (p, op, nodes)) in enumerate(zip(galaxies, setups, strict=True)):
                 probs[i], refinements[i], _ = posterior_problem(

@@ -113,11 +113,13 @@ def _progress(on: bool):
 
 
 def sample_batch(emulator, config, probs, progress, galaxies_per_step, fold: int = 0,
-                  min_rank: int = 0):  # fmt: skip
+                 min_rank: int = 0, headroom: int = 0):  # fmt: skip
     """Pad, tabulate and sample a batch of problems in one program; returns the padded
     problems, their tables' info, the draws θ (n_galaxies, n_chains, n_samples, 4), the
     trace and the timings. Galaxy ``i``'s key is ``fold_in(key(seed), fold + i)``; the
-    tables are padded to at least ``min_rank`` (to reuse a compiled program)."""
+    tables are padded to at least ``min_rank`` (to reuse a compiled program), and to
+    ``headroom`` more than the batch's largest rank (so that a later batch whose tables need
+    a little more can reuse this one's program)."""
     t0 = time.perf_counter()
     n_bins = max(p.operator.w_a.shape[0] for p in probs)
     n_in = max(p.operator.g_inner.shape[1] for p in probs)
@@ -127,7 +129,7 @@ def sample_batch(emulator, config, probs, progress, galaxies_per_step, fold: int
         padded.append(p)
         tables.append(info)
     if config.table_nodes is not None:  # one rank for all: the tables are stacked
-        rank = max([min_rank] + [p.table.coef.shape[2] for p in padded])
+        rank = max([min_rank] + [p.table.coef.shape[2] + headroom for p in padded])
         padded = [p._replace(table=pad_rank(p.table, rank)) for p in padded]
     stacked = jax.tree.map(lambda *a: jnp.stack(a), *padded)
     t_setup = time.perf_counter() - t0

@@ -34,7 +34,19 @@ from numpy.polynomial import chebyshev
 
 from jaxjam.fused import require_zero_tangents
 
-__all__ = ["BinsTable", "pad_rank", "table_bins", "table_error", "table_rank", "tabulate"]
+__all__ = [
+    "RANK_BLOCK",
+    "BinsTable",
+    "pad_rank",
+    "table_bins",
+    "table_error",
+    "table_rank",
+    "tabulate",
+]
+
+#: Tables' ranks are padded to a multiple of this (zero singular vectors, exact), so that
+#: galaxies and rounds share compiled programs.
+RANK_BLOCK = 32
 
 
 class BinsTable(NamedTuple):
@@ -85,7 +97,7 @@ def tabulate(
     ratio_bounds: tuple[float, float],
     nodes: tuple[int, int] = (32, 24),
     rank_tol: float = 1e-6,
-    rank_multiple: int = 32,
+    rank_multiple: int = RANK_BLOCK,
 ) -> BinsTable:
     """Tabulate ``values`` on the (q_int, ratio) box at Chebyshev nodes.
 
