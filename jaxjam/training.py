@@ -31,6 +31,7 @@ import optax
 from flax import nnx
 
 from jaxjam import configs
+from jaxjam.checkpoint import save_model
 from jaxjam.network import EmulatorNet, NetworkConfig
 from jaxjam.transforms import Normalization, jam_scalars
 
@@ -256,166 +257,46 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     import orbax.checkpoint as ocp
     from tqdm.auto import tqdm
 
-    from jaxjam.checkpoint import save_model
-    from jaxjam.data_gen.store import StoreReader, split_by_photometry
+    from jaxjam.data_gen.store import StoreReader
 
     run_dir = Path(run_dir).absolute()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_file = run_dir / "train_config.json"
-    if cfg_file.exists():
-        stored = json.loads(cfg_file.read_text())
-        if stored != json.loads(json.dumps(config.to_dict())):
-            raise ValueError(f"{run_dir} holds a run with another config; use another --out")
-    else:
-        cfg_file.write_text(json.dumps(config.to_dict(), indent=1))
-
+    _claim_run_dir(run_dir, config)
     store = StoreReader(data)
-    done = np.nonzero(store.completed_mask())[0]
-    if config.max_samples is not None:
-        if done.size < config.max_samples:
-            raise ValueError(
-                f"store {data} has {done.size} finished samples, fewer than "
-                f"max_samples={config.max_samples}"
-            )
-        done = done[: config.max_samples]
-    if done.size < 2:
-        raise ValueError(f"store {data} has fewer than 2 finished samples")
-    pid = store["photometry_id"].get_orthogonal_selection((done,))
-    tr_pos, va_pos = split_by_photometry(pid, config.val_fraction, config.seed)
-    train_idx, val_idx = done[tr_pos], done[va_pos]
-
-    norm_file = run_dir / "normalization.json"
+    train_idx, val_idx = _split(store, data, config)
     init = _init_model(config, store.manifest) if config.init_model else None
-    if norm_file.exists():
-        norm = Normalization.from_dict(json.loads(norm_file.read_text()))
-    elif init is not None:
-        norm = init[1]
-        norm_file.write_text(json.dumps(norm.to_dict()))
-    else:
-        status = store["status"].get_orthogonal_selection((train_idx,))
-        phys = train_idx[np.isin(status, (0, 2))]
-        rng = np.random.default_rng(config.seed)
-        pick = np.sort(rng.choice(phys, size=min(config.norm_samples, phys.size), replace=False))
-        s = store.read(pick, FIELDS)
-        grid_r = np.exp(
-            np.linspace(
-                np.log(store.manifest["grid"]["r_min_re"]),
-                np.log(store.manifest["grid"]["r_max_re"]),
-                store.manifest["grid"]["n_r"],
-            )
-        )
-        norm = Normalization.fit(
-            s["image"], jam_scalars(s["q_int"], s["ratio"], _qobs_min(s)), s["A"], s["B"], grid_r
-        )
-        norm_file.write_text(json.dumps(norm.to_dict()))
+    norm = _normalization(store, train_idx, config, run_dir / "normalization.json", init)
     norm_arrays = (jnp.asarray(norm.log_a_std), jnp.asarray(norm.b_r_std), jnp.asarray(norm.r_re))
 
     model = init[0] if init is not None else EmulatorNet(config.network, nnx.Rngs(config.seed))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    steps_per_epoch = max(1, train_idx.size // config.batch_size)
-    warmup = config.warmup_epochs * steps_per_epoch
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0,
-        config.learning_rate,
-        warmup,
-        max(warmup + 1, config.max_epochs * steps_per_epoch),
-        end_value=config.learning_rate * 1e-2,
-    )
-    tx = optax.chain(
-        optax.clip_by_global_norm(config.grad_clip_norm),
-        optax.adamw(schedule, weight_decay=config.weight_decay),
-    )
+    tx = _optimizer(config, max(1, train_idx.size // config.batch_size))
     opt_state = tx.init(params)
     train_step, eval_step = _make_steps(graphdef, rest, tx, norm_arrays, config)
-
-    splits = {"train": train_idx, "val": val_idx}
-    cached = (
-        {k: _prepare_all(store, idx, norm, config) for k, idx in splits.items()}
-        if config.in_memory
-        else None
-    )
-
-    def batches(split: str, seed: int, drop_last: bool):
-        if cached is not None:
-            return _iter_prepared(cached[split], config.batch_size, seed, drop_last)
-        return _batches(store, splits[split], seed, drop_last, norm, config)
+    batches = _batch_source(store, {"train": train_idx, "val": val_idx}, norm, config)
 
     options = ocp.CheckpointManagerOptions(max_to_keep=config.max_to_keep, create=True)
     history, best = [], {"score": np.inf, "epoch": -1, "since": 0}
     with ocp.CheckpointManager(run_dir / "checkpoints", options=options) as mngr:
         start = 0
         if mngr.latest_step() is not None:
-            step = mngr.latest_step()
-            restored = mngr.restore(
-                step,
-                args=ocp.args.Composite(
-                    params=ocp.args.StandardRestore(nnx.to_pure_dict(params)),
-                    opt_state=ocp.args.StandardRestore(opt_state),
-                    meta=ocp.args.JsonRestore(),
-                ),
-            )
-            nnx.replace_by_pure_dict(params, restored["params"])
-            opt_state = restored["opt_state"]
-            history, best = restored["meta"]["history"], restored["meta"]["best"]
-            start = step + 1
-        epochs = range(start, config.max_epochs)
-        bar = tqdm(
-            epochs,
-            initial=start,
-            total=config.max_epochs,
-            unit="epoch",
-            disable=not progress,
-            desc="training",
-        )
+            params, opt_state, history, best, start = _restore(mngr, params, opt_state)
+        bar = tqdm(range(start, config.max_epochs), initial=start, total=config.max_epochs,
+                   unit="epoch", disable=not progress, desc="training")  # fmt: skip
         for epoch in bar:
             if best["since"] >= config.patience:
                 break
-            t0 = time.perf_counter()
-            tr = []
-            for batch in batches("train", config.seed * 100003 + epoch, True):
-                params, opt_state, aux = train_step(params, opt_state, batch)
-                tr.append(aux)
-            va = [eval_step(params, batch) for batch in batches("val", 0, False)]
-            row = {
-                "epoch": epoch,
-                "seconds": time.perf_counter() - t0,
-                "train_loss": float(np.mean([a["loss"] for a in tr])) if tr else float("nan"),
-                "val_loss": float(np.mean([a["loss"] for a in va])),
-                "val_rms_rel_vrms": float(np.mean([a["rms_rel_vrms_a"] for a in va])),
-            }
+            params, opt_state, row = _epoch(epoch, params, opt_state, train_step, eval_step,
+                                            batches, config)  # fmt: skip
             history.append(row)
             score = row[config.early_stopping_metric]
             if score < best["score"]:
                 best = {"score": score, "epoch": epoch, "since": 0}
-                model_best = nnx.merge(graphdef, params, rest)
-                save_model(
-                    run_dir / "model",
-                    model_best,
-                    norm,
-                    {
-                        "grid": store.manifest["grid"],
-                        "domain": _domain(store.manifest),
-                        "image": store.manifest["image"],
-                        "jampy_version": store.manifest["versions"]["jampy"],
-                        "data_manifest_hash": store.manifest["hash"],
-                        "train_config": config.to_dict(),
-                        "best_epoch": epoch,
-                        "n_train": int(train_idx.size),
-                        "n_val": int(val_idx.size),
-                        "val_loss": row["val_loss"],
-                    },
-                )
+                save_model(run_dir / "model", nnx.merge(graphdef, params, rest), norm,
+                           _model_metadata(store.manifest, config, epoch, train_idx.size,
+                                           val_idx.size, row["val_loss"]))  # fmt: skip
             else:
                 best["since"] += 1
-            mngr.save(
-                epoch,
-                args=ocp.args.Composite(
-                    params=ocp.args.StandardSave(nnx.to_pure_dict(params)),
-                    opt_state=ocp.args.StandardSave(opt_state),
-                    meta=ocp.args.JsonSave({"history": history, "best": best}),
-                ),
-            )
-            mngr.wait_until_finished()
+            _checkpoint(mngr, epoch, params, opt_state, history, best)
             (run_dir / "history.json").write_text(json.dumps(history, indent=1))
             _plot_history(history, run_dir / "loss_curve.png")
             bar.set_postfix(train=f"{row['train_loss']:.2e}", val=f"{row['val_loss']:.2e}")
@@ -428,3 +309,157 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
         "best_score": best["score"],
         "model": str(run_dir / "model"),
     }
+
+
+def _claim_run_dir(run_dir: Path, config: TrainConfig) -> None:
+    """Create the run directory and record the config; refuse one that holds another run."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = run_dir / "train_config.json"
+    if cfg_file.exists():
+        stored = json.loads(cfg_file.read_text())
+        if stored != json.loads(json.dumps(config.to_dict())):
+            raise ValueError(f"{run_dir} holds a run with another config; use another --out")
+    else:
+        cfg_file.write_text(json.dumps(config.to_dict(), indent=1))
+
+
+def _split(store, data, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Finished samples (the first ``max_samples``), split by photometry: train and val
+    indices into the store."""
+    from jaxjam.data_gen.store import split_by_photometry
+
+    done = np.nonzero(store.completed_mask())[0]
+    if config.max_samples is not None:
+        if done.size < config.max_samples:
+            raise ValueError(
+                f"store {data} has {done.size} finished samples, fewer than "
+                f"max_samples={config.max_samples}"
+            )
+        done = done[: config.max_samples]
+    if done.size < 2:
+        raise ValueError(f"store {data} has fewer than 2 finished samples")
+    pid = store["photometry_id"].get_orthogonal_selection((done,))
+    tr_pos, va_pos = split_by_photometry(pid, config.val_fraction, config.seed)
+    return done[tr_pos], done[va_pos]
+
+
+def _normalization(store, train_idx, config: TrainConfig, norm_file: Path, init):
+    """The run's normalisation: as recorded, the initial model's, or measured on up to
+    ``norm_samples`` physical training samples (then recorded)."""
+    if norm_file.exists():
+        return Normalization.from_dict(json.loads(norm_file.read_text()))
+    if init is not None:
+        norm = init[1]
+    else:
+        status = store["status"].get_orthogonal_selection((train_idx,))
+        phys = train_idx[np.isin(status, (0, 2))]
+        rng = np.random.default_rng(config.seed)
+        pick = np.sort(rng.choice(phys, size=min(config.norm_samples, phys.size), replace=False))
+        s = store.read(pick, FIELDS)
+        g = store.manifest["grid"]
+        grid_r = np.exp(np.linspace(np.log(g["r_min_re"]), np.log(g["r_max_re"]), g["n_r"]))
+        norm = Normalization.fit(
+            s["image"], jam_scalars(s["q_int"], s["ratio"], _qobs_min(s)), s["A"], s["B"], grid_r
+        )
+    norm_file.write_text(json.dumps(norm.to_dict()))
+    return norm
+
+
+def _optimizer(config: TrainConfig, steps_per_epoch: int):
+    """AdamW with a warm-up and cosine decay, after global-norm clipping (Optax)."""
+    warmup = config.warmup_epochs * steps_per_epoch
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0,
+        config.learning_rate,
+        warmup,
+        max(warmup + 1, config.max_epochs * steps_per_epoch),
+        end_value=config.learning_rate * 1e-2,
+    )
+    return optax.chain(
+        optax.clip_by_global_norm(config.grad_clip_norm),
+        optax.adamw(schedule, weight_decay=config.weight_decay),
+    )
+
+
+def _batch_source(store, splits: dict, norm, config: TrainConfig):
+    """``batches(split, seed, drop_last)``: from memory (``config.in_memory``) or the store."""
+    cached = (
+        {k: _prepare_all(store, idx, norm, config) for k, idx in splits.items()}
+        if config.in_memory
+        else None
+    )
+
+    def batches(split: str, seed: int, drop_last: bool):
+        if cached is not None:
+            return _iter_prepared(cached[split], config.batch_size, seed, drop_last)
+        return _batches(store, splits[split], seed, drop_last, norm, config)
+
+    return batches
+
+
+def _model_metadata(manifest: dict, config: TrainConfig, best_epoch: int, n_train: int,
+                    n_val: int, val_loss: float) -> dict:  # fmt: skip
+    """What every saved model records about its data and training (keys in this order)."""
+    return {
+        "grid": manifest["grid"],
+        "domain": _domain(manifest),
+        "image": manifest["image"],
+        "jampy_version": manifest["versions"]["jampy"],
+        "data_manifest_hash": manifest["hash"],
+        "train_config": config.to_dict(),
+        "best_epoch": best_epoch,
+        "n_train": int(n_train),
+        "n_val": int(n_val),
+        "val_loss": val_loss,
+    }
+
+
+def _epoch(epoch, params, opt_state, train_step, eval_step, batches, config: TrainConfig):
+    """One pass over the training batches (seeded by epoch), then the validation set."""
+    t0 = time.perf_counter()
+    tr = []
+    for batch in batches("train", config.seed * 100003 + epoch, True):
+        params, opt_state, aux = train_step(params, opt_state, batch)
+        tr.append(aux)
+    va = [eval_step(params, batch) for batch in batches("val", 0, False)]
+    row = {
+        "epoch": epoch,
+        "seconds": time.perf_counter() - t0,
+        "train_loss": float(np.mean([a["loss"] for a in tr])) if tr else float("nan"),
+        "val_loss": float(np.mean([a["loss"] for a in va])),
+        "val_rms_rel_vrms": float(np.mean([a["rms_rel_vrms_a"] for a in va])),
+    }
+    return params, opt_state, row
+
+
+def _restore(mngr, params, opt_state):
+    """The latest checkpoint: parameters, optimiser state, history, best and next epoch."""
+    import orbax.checkpoint as ocp
+
+    step = mngr.latest_step()
+    restored = mngr.restore(
+        step,
+        args=ocp.args.Composite(
+            params=ocp.args.StandardRestore(nnx.to_pure_dict(params)),
+            opt_state=ocp.args.StandardRestore(opt_state),
+            meta=ocp.args.JsonRestore(),
+        ),
+    )
+    nnx.replace_by_pure_dict(params, restored["params"])
+    meta = restored["meta"]
+    return params, restored["opt_state"], meta["history"], meta["best"], step + 1
+
+
+def _checkpoint(mngr, epoch, params, opt_state, history, best) -> None:
+    """Save this epoch's state (Orbax) and wait for it: a kill loses at most the epoch."""
+    import orbax.checkpoint as ocp
+
+    mngr.save(
+        epoch,
+        args=ocp.args.Composite(
+            params=ocp.args.StandardSave(nnx.to_pure_dict(params)),
+            opt_state=ocp.args.StandardSave(opt_state),
+            meta=ocp.args.JsonSave({"history": history, "best": best}),
+        ),
+    )
+    mngr.wait_until_finished()
