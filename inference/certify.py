@@ -249,7 +249,8 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
 
 
 def _screened(cert: dict) -> str:
-    """ ", shown equivalent to nang 30 at 3 draws" when the screen chose cheaper settings."""
+    """The verdict's note that cheaper settings were used because the screen found them
+    equivalent to the converged ones (empty otherwise)."""
     conv = cert.get("converged_settings") or {}
     if not conv or cert["settings"] == conv:
         return ""

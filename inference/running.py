@@ -69,7 +69,8 @@ def compile_pipeline(emulator: Emulator, nuts: NUTSConfig, batched, progress: bo
     The emulator's weights enter the program as constants, not arguments: XLA then lays out
     each weight matrix for its small matmuls once, at compile time, where an argument is
     re-packed at every step (measured: a 3-row 512² matmul in a while loop, 11.0 µs against
-    17.5 µs). The compiled programs are cached on the emulator, so they live as long as it.
+    17.5 µs). The compiled programs are kept in :func:`programs`, so they live as long as the
+    emulator.
 
     ``batched`` is False for one galaxy, or ``(True, galaxies_per_step)`` (see
     :func:`_batched`). With ``progress``, BlackJAX's progress bar is traced into the program
