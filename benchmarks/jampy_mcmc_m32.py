@@ -1,6 +1,8 @@
 """jampy-in-the-loop MCMC on the M32 example: the reference posterior for ``jaxjam demo``.
 
-emcee (affine-invariant ensemble) over ``jam.axi.proj`` at jampy's default accuracy, with the
+emcee (affine-invariant ensemble) over padded ``jam.axi.proj`` (:mod:`jaxjam.reference`) at
+jampy's default accuracy (nang 15, nlos 30; ``jampy_mcmc_reweight.py`` then reweights to the
+converged settings), with the
 same data, PSF and priors as ``jaxjam fit``'s defaults (uniform in q_int ∈ (0.051, q'min),
 ratio ∈ [0.5, 1], log10 M_BH ∈ [4, 10.5], log10 M/L ∈ [−1, 1.5]). Walkers start in a small
 ball around jampy's capfit solution (``jaxjam/data/m32_capfit.json``). The chain is saved in an
@@ -29,10 +31,14 @@ from _common import machine_info, write_json
 from jaxjam.commands.bench.jampy_posterior import JampyLogPosterior, start_ball
 from jaxjam.commands.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
+from jaxjam.reference import JampySettings
+
+#: jampy's own default accuracy, padded: fast enough for 32,000 calls.
+DEFAULT_ACCURACY = JampySettings(nang=15, nlos=30)
 
 G = m32_galaxy()
 BOUNDS = PriorBounds().resolve(G.mge.qobs_min)
-log_prob = JampyLogPosterior(G, BOUNDS)
+log_prob = JampyLogPosterior(G, BOUNDS, DEFAULT_ACCURACY)
 
 
 def main():

@@ -8,7 +8,11 @@ half the autocorrelation time, each draw gets the weight
 ``exp(log L_converged − log L_default)`` (flat priors), and the weighted medians and 16th–84th
 percentiles are the converged posterior. The weights' effective sample size is reported.
 
-    python benchmarks/jampy_mcmc_reweight.py [--workers 2 --nang 15 --nlos 120]
+    python benchmarks/jampy_mcmc_reweight.py [--workers 2 --nang 30 --nlos 120]
+
+Every jampy call is padded (:mod:`jaxjam.reference`); the defaults are its converged settings.
+The committed ``jaxjam/data/m32_jampy_emcee.json`` predates this: its chain ran on the unpadded
+M32 MGE and was reweighted to nang 15 / nlos 120 (its ``source`` says so).
 
 Reads benchmarks/out/jampy_mcmc_m32.h5; writes benchmarks/out/jampy_mcmc_m32_converged.json.
 """
@@ -29,6 +33,7 @@ from _common import machine_info, write_json
 from jaxjam.commands.bench.jampy_posterior import JampyLogPosterior
 from jaxjam.commands.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
+from jaxjam.reference import CONVERGED, JampySettings
 
 
 def weighted_quantiles(x, w, qs):
@@ -42,8 +47,8 @@ def main():
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--nang", type=int, default=15)
-    ap.add_argument("--nlos", type=int, default=120)
+    ap.add_argument("--nang", type=int, default=CONVERGED.nang)
+    ap.add_argument("--nlos", type=int, default=CONVERGED.nlos)
     args = ap.parse_args()
     outdir = Path(__file__).parent / "out"
     backend = emcee.backends.HDFBackend(outdir / "jampy_mcmc_m32.h5", read_only=True)
@@ -53,8 +58,8 @@ def main():
     chain = backend.get_chain(discard=burn, thin=thin, flat=True)
     lp_default = backend.get_log_prob(discard=burn, thin=thin, flat=True)
     g = m32_galaxy()
-    log_prob = JampyLogPosterior(g, PriorBounds().resolve(g.mge.qobs_min), nang=args.nang,
-                                 nlos=args.nlos)  # fmt: skip
+    settings = JampySettings(nang=args.nang, nlos=args.nlos)
+    log_prob = JampyLogPosterior(g, PriorBounds().resolve(g.mge.qobs_min), settings)
     from multiprocessing import Pool
 
     t0 = time.perf_counter()
@@ -69,7 +74,7 @@ def main():
         lo, med, hi = weighted_quantiles(chain[:, i], w, [0.16, 0.5, 0.84])
         post[k] = {"median": float(med), "p16": float(lo), "p84": float(hi)}
     res = {"machine": machine_info(), "draws": len(chain), "burn_in_steps": burn, "thin": thin,
-           "jampy_settings": {"nang": args.nang, "nlos": args.nlos}, "weights_ess": ess,
+           "jampy_settings": settings.to_dict(), "weights_ess": ess,
            "log_weight_range": [float(logw.min()), float(logw.max())], "wall_s": wall,
            "posterior": post}  # fmt: skip
     write_json(outdir / "jampy_mcmc_m32_converged.json", res)

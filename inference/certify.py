@@ -36,7 +36,13 @@ import numpy as np
 from jaxjam.inference.priors import PARAM_NAMES
 from jaxjam.reference import CONVERGED, LABELS, JampySettings
 
-__all__ = ["CERTIFICATE_SETTINGS", "CertifyConfig", "certify", "jampy_log_likelihood"]
+__all__ = [
+    "CERTIFICATE_SETTINGS",
+    "CertifyConfig",
+    "certify",
+    "jampy_log_likelihood",
+    "jampy_vrms",
+]
 
 #: jampy settings of the certificate's calls at the bins. Measured at IFU bins through the PSF
 #: against nang 45 / nlos 800 (``benchmarks/reference_settings.py``): nang 30 / nlos 120 is
@@ -112,7 +118,24 @@ class CertifyConfig:
         return dataclasses.asdict(self)
 
 
-def _jampy_vrms(galaxy, theta, settings):
+def jampy_vrms(galaxy, theta, settings=CERTIFICATE_SETTINGS) -> np.ndarray:
+    """Padded jampy's Vrms (km/s) at a galaxy's bins, shape (n_bins,), through its PSF.
+
+    Parameters
+    ----------
+    galaxy : Galaxy
+        MGE (tracer, and potential scaled by M/L), bins, position angle, distance and PSF
+        (``psf=None``: no convolution).
+    theta : sequence of 4 floats
+        (q_int, ratio, log10 M_BH [Msun], log10 M/L [Msun/Lsun]).
+    settings : JampySettings
+        jampy's accuracy (default: converged).
+
+    Returns
+    -------
+    ndarray, shape (n_bins,)
+        Vrms, km/s; NaN where jampy's V² ≤ 0.
+    """
     from jaxjam.physics import bins_to_model_frame
     from jaxjam.reference import vrms_at_bins
 
@@ -146,7 +169,7 @@ def _screen(galaxy, head, pool, config: CertifyConfig, progress: bool):
     returns the settings chosen, the log-likelihoods at ``head`` with them, and the record."""
     levels = list(config.screen)
     jobs = [(galaxy, t, s) for s in [config.settings, *levels] for t in head]
-    out = pool.map(_jampy_vrms, jobs, "certificate: choosing jampy's settings", progress)
+    out = pool.map(jampy_vrms, jobs, "certificate: choosing jampy's settings", progress)
     ll = np.array([jampy_log_likelihood(v, galaxy) for v in out]).reshape(-1, len(head))
     chosen, record = None, []
     for i, level in enumerate(levels, start=1):
@@ -198,7 +221,7 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         settings, ll_head, screen = _screen(galaxy, draws[:SCREEN_DRAWS], pool, config, progress)
         n_head = len(ll_head)
     rest = pool.map(
-        _jampy_vrms,
+        jampy_vrms,
         [(galaxy, t, settings) for t in draws[n_head:]],
         f"certificate: jampy (nang {settings.nang}) at posterior draws",
         progress,

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxjam.commands.bench.timing import time_call
+from jaxjam.reference import CONVERGED
 
 __all__ = [
     "BATCH_SIZES",
@@ -124,13 +125,18 @@ def emulator_batches(emulator, problem, op_no_psf, batch_sizes, seed: int, min_t
     return out
 
 
-def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32) -> dict:
-    """One ``jam.axi.proj`` call at the galaxy's bins, with its PSF and without (seconds)."""
+def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32, settings=CONVERGED) -> dict:
+    """One padded ``jam.axi.proj`` call at the galaxy's bins at ``settings``
+    (:class:`jaxjam.reference.JampySettings`), with its PSF and without (seconds)."""
     from jaxjam.commands.bench.jampy_posterior import jampy_vrms
 
+    def call(psf):
+        return lambda: jampy_vrms(galaxy, theta, psf=psf, settings=settings)
+
     return {
-        "psf": time_call(lambda: jampy_vrms(galaxy, theta, psf=True), 3, 30, min_total_s),
-        "no_psf": time_call(lambda: jampy_vrms(galaxy, theta, psf=False), 3, 30, min_total_s),
+        "settings": settings.to_dict(),
+        "psf": time_call(call(True), 3, 30, min_total_s),
+        "no_psf": time_call(call(False), 3, 30, min_total_s),
         "n_bins": int(galaxy.kinematics.x_arcsec.size),
         "theta": list(theta),
     }

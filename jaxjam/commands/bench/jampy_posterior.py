@@ -2,21 +2,23 @@
 
 Same data, PSF and priors as ``jaxjam fit``'s defaults: uniform in q_int ∈ (0.051, q'min),
 ratio, log10 M_BH and log10 M/L within :class:`jaxjam.inference.PriorBounds`, and a Gaussian
-likelihood of ``jam.axi.proj``'s PSF-convolved Vrms at jampy's default accuracy.
+likelihood of padded jampy's PSF-convolved Vrms (:func:`jaxjam.reference.vrms_at_bins`, through
+:func:`jaxjam.inference.certify.jampy_vrms`) at the given :class:`~jaxjam.reference.JampySettings`
+(default: converged).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import numpy as np
+
+from jaxjam.inference.certify import jampy_vrms as _galaxy_vrms
+from jaxjam.reference import CONVERGED, JampySettings
 
 __all__ = ["JampyLogPosterior", "jampy_vrms", "start_ball"]
 
 
-def jampy_vrms(galaxy, theta, psf: bool = True, **jampy_kw) -> np.ndarray:
-    """jampy's ``jam.axi.proj`` Vrms (km/s) at a galaxy's bins, shape (n_bins,).
+def jampy_vrms(galaxy, theta, psf: bool = True, settings: JampySettings = CONVERGED) -> np.ndarray:
+    """Padded jampy's Vrms (km/s) at a galaxy's bins, shape (n_bins,).
 
     Parameters
     ----------
@@ -26,25 +28,12 @@ def jampy_vrms(galaxy, theta, psf: bool = True, **jampy_kw) -> np.ndarray:
         (q_int, ratio, log10 M_BH, log10 M/L).
     psf : bool
         Convolve with the galaxy's PSF (if it has one).
-    **jampy_kw
-        Passed to ``jam.axi.proj`` (``nang``, ``nlos``, ...).
+    settings : JampySettings
+        jampy's accuracy (default: converged).
     """
-    import jampy as jam
-
-    from jaxjam.geometry import beta_eq37, inc_from_q_int
-
-    q, ratio, lg_mbh, lg_ml = theta
-    m, k, p = galaxy.mge, galaxy.kinematics, galaxy.psf
-    if psf and p is not None:
-        jampy_kw = {"sigmapsf": list(p.sigma_arcsec), "normpsf": list(p.weights),
-                    "pixsize": p.pixsize_arcsec, **jampy_kw}  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()):
-        out = jam.axi.proj((m.surf_lsun_pc2, m.sigma_arcsec, m.qobs),
-                           (m.surf_lsun_pc2 * 10**lg_ml, m.sigma_arcsec, m.qobs),
-                           inc_from_q_int(q, m.qobs_min), 10**lg_mbh, galaxy.distance_mpc,
-                           k.x_arcsec, k.y_arcsec, beta=beta_eq37(ratio), plot=False, quiet=True,
-                           **jampy_kw)  # fmt: skip
-    return out.model
+    if not psf:
+        galaxy = galaxy._replace(psf=None)
+    return _galaxy_vrms(galaxy, theta, settings)
 
 
 def start_ball(rng, n_walkers: int, bounds) -> np.ndarray:
@@ -71,21 +60,21 @@ class JampyLogPosterior:
         MGE, kinematics, distance and PSF.
     bounds : ndarray, shape (4, 2)
         Prior bounds of (q_int, ratio, log10 M_BH, log10 M/L).
-    **jampy_kw
-        Passed to ``jam.axi.proj`` (default: jampy's own accuracy settings).
+    settings : JampySettings
+        jampy's accuracy (default: converged).
     """
 
-    def __init__(self, galaxy, bounds, **jampy_kw):
+    def __init__(self, galaxy, bounds, settings: JampySettings = CONVERGED):
         self.galaxy = galaxy
         self.bounds = np.asarray(bounds, float)
-        self.jampy_kw = jampy_kw
+        self.settings = settings
 
     def __call__(self, theta) -> float:
         theta = np.asarray(theta, float)
         if np.any(theta <= self.bounds[:, 0]) or np.any(theta >= self.bounds[:, 1]):
             return -np.inf
         k = self.galaxy.kinematics
-        v = jampy_vrms(self.galaxy, theta, **self.jampy_kw)
+        v = jampy_vrms(self.galaxy, theta, settings=self.settings)
         if not np.all(np.isfinite(v)):
             return -np.inf
         return float(-0.5 * np.sum(((k.vrms_kms - v) / k.vrms_err_kms) ** 2))

@@ -16,6 +16,8 @@ import os
 import time
 from pathlib import Path
 
+from jaxjam.reference import CONVERGED, LABELS, JampySettings
+
 __all__ = ["BenchConfig", "run_bench"]
 
 
@@ -34,6 +36,7 @@ class BenchConfig:
     jampy_steps: int = 10
     jampy_workers: int = 0  # 0: os.cpu_count()
     jampy_reference: str | None = None
+    jampy_settings: JampySettings = CONVERGED
     survey_sizes: tuple[int, ...] = (1, 10)
     survey_warmup: int = 500
     survey_draws: int = 500
@@ -44,8 +47,8 @@ class BenchConfig:
     def quick_config(cls, **overrides) -> BenchConfig:
         base = dict(quick=True, batch_sizes=(1, 16), min_total_s=0.1, gradient_loop=50,
                     demo_warmup=40, demo_draws=40, jampy_walkers=8, jampy_steps=1,
-                    jampy_workers=1, survey_sizes=(2,), survey_warmup=20, survey_draws=20,
-                    matmul_n=256)  # fmt: skip
+                    jampy_workers=1, jampy_settings=LABELS, survey_sizes=(2,), survey_warmup=20,
+                    survey_draws=20, matmul_n=256)  # fmt: skip
         return cls(**{**base, **overrides})
 
     def to_dict(self) -> dict:
@@ -102,7 +105,7 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
     galaxy, problem, op_no_psf = forward.m32_problems(emulator)
 
     _say(progress, "forward: jampy jam.axi.proj at M32's bins, with and without the AO PSF ...")
-    jampy = forward.jampy_timing(galaxy, config.min_total_s)
+    jampy = forward.jampy_timing(galaxy, config.min_total_s, settings=config.jampy_settings)
     _say(progress, f"forward: emulator at batch sizes {config.batch_sizes} ...")
     batches = forward.emulator_batches(emulator, problem, op_no_psf, config.batch_sizes,
                                        config.seed, config.min_total_s)  # fmt: skip
@@ -130,7 +133,8 @@ def run_bench(out_dir, config: BenchConfig = BenchConfig(), emulator=None,
                    f"{config.jampy_steps} steps ...")  # fmt: skip
     workers = config.jampy_workers or os.cpu_count() or 1
     ref = sampling.jampy_sampler(config.jampy_walkers, config.jampy_steps, config.seed, workers,
-                                 config.jampy_reference)  # fmt: skip
+                                 config.jampy_reference,
+                                 settings=config.jampy_settings)  # fmt: skip
     ours = demo["min_ess_bulk_per_s_total"]
     sampler = demo["min_ess_bulk_per_s_sampling"]
     estimate = ref["ess_per_s_estimate"]

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxjam.reference import CONVERGED, JampySettings
+
 __all__ = ["demo_fit", "jampy_sampler"]
 
 
@@ -64,7 +66,8 @@ def _jampy_worker_init() -> None:
 
 
 def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
-                  reference_json=None, progress: bool = False) -> dict:  # fmt: skip
+                  reference_json=None, progress: bool = False,
+                  settings: JampySettings = CONVERGED) -> dict:  # fmt: skip
     """Run emcee over jampy on the M32 example for ``n_steps`` and time it.
 
     Walkers (at least 8, emcee's 2 × n_dim) start in a small ball around jampy's capfit
@@ -81,7 +84,7 @@ def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
     galaxy = m32_galaxy()
     bounds = PriorBounds().resolve(galaxy.mge.qobs_min)
     start = start_ball(np.random.default_rng(seed), n_walkers, bounds)
-    logp = JampyLogPosterior(galaxy, bounds)
+    logp = JampyLogPosterior(galaxy, bounds, settings)
     with contextlib.ExitStack() as stack:
         pool = None
         if workers > 1:
@@ -98,6 +101,7 @@ def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
         "n_steps": n_steps,
         "workers": workers,
         "seed": seed,
+        "jampy_settings": settings.to_dict(),
         "wall_s": wall,
         "seconds_per_step": per_step,
         "seconds_per_jampy_call": per_step * workers / n_walkers,
