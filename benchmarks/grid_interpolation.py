@@ -50,13 +50,13 @@ def main():
         if not ref.physical:
             continue
         for f_bh in (0.0, 5e-3):
-            v_ref = np.sqrt(ref.A + f_bh * ref.B)
+            v_ref = np.sqrt(ref["A"] + f_bh * ref["B"])
             for nr, nt in CANDIDATES:
                 g = PolarGrid(nr, nt)
                 c = component_maps(mge, q, ratio, g)
                 for method in ("linear", "cubic"):
                     interp = RegularGridInterpolator(
-                        (g.log_r, g.theta_rad), c.A + f_bh * c.B, method=method
+                        (g.log_r, g.theta_rad), c["A"] + f_bh * c["B"], method=method
                     )
                     v = np.sqrt(np.clip(interp(pts).reshape(dense.shape), 0, None))
                     errs[f"{nr}x{nt}/{method}"].append(np.abs(v / v_ref - 1))

@@ -74,16 +74,16 @@ def main():
             print(f"{name}: unphysical draw, skipped")
             continue
         masks.append(inner)
-        v_ref = np.sqrt(ref.A)
-        vb_ref = np.sqrt(ref.A + 5e-3 * ref.B)
+        v_ref = np.sqrt(ref["A"])
+        vb_ref = np.sqrt(ref["A"] + 5e-3 * ref["B"])
         line = [f"{name:10s} q_int={q:.3f} ratio={ratio:.2f}"]
         row = {"name": name, "q_int": q, "ratio": ratio}
         for key, kw in SETTINGS.items():
             t = time.perf_counter()
             m = component_maps(mge, q, ratio, grid, LabelConfig(**kw))
             cost[key] += time.perf_counter() - t
-            e = np.abs(np.sqrt(np.clip(m.A, 0, None)) / v_ref - 1)
-            eb = np.abs(np.sqrt(np.clip(m.A + 5e-3 * m.B, 0, None)) / vb_ref - 1)
+            e = np.abs(np.sqrt(np.clip(m["A"], 0, None)) / v_ref - 1)
+            eb = np.abs(np.sqrt(np.clip(m["A"] + 5e-3 * m["B"], 0, None)) / vb_ref - 1)
             errors[key]["nobh"].append(e)
             errors[key]["bh"].append(eb)
             worst = np.unravel_index(np.argmax(e), e.shape)

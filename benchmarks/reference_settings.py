@@ -87,8 +87,9 @@ def main():
                 }
             t0 = time.perf_counter()
             maps = grid_maps(norm, q, ratio, grid, CONVERGED, scale, nodes)
-            A, B = (jnp.asarray(extend_outward(a, nodes)) for a in (maps.A, maps.B))
-            v = np.sqrt(np.asarray(apply_operator(op, A, B, 10**lg_ml, 10**lg_mbh)))
+            grid_maps_ = jnp.asarray(np.stack([extend_outward(a, nodes) for a in maps.maps]))
+            m = np.array([10**lg_ml, 10**lg_mbh / op.lum_lsun])
+            v = np.sqrt(np.asarray(apply_operator(op, grid_maps_, m)))
             row["grid_maps_converged_through_exact_layer"] = {
                 **_stats(v, ref), "seconds": time.perf_counter() - t0,
                 "n_nodes": int(nodes.sum())}  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from jaxjam.components import DEFAULT, Component, by_name, names
 from jaxjam.configs import from_dict, from_json
 from jaxjam.data_gen.jam_labels import LabelConfig
 from jaxjam.data_gen.sampler import SamplerConfig
@@ -28,6 +29,9 @@ class GeneratorConfig:
         Photometries per dask task; a task's samples form one zarr chunk, written atomically.
     grid, image, labels, sampler
         Output grid, CNN image, jampy settings and galaxy distribution.
+    components : tuple of str
+        The model components labelled (:mod:`jaxjam.components`, by name; the first
+        ``"stars"``): one map per sample each, stored under its symbol.
     """
 
     draws_per_photometry: int = 1
@@ -36,10 +40,17 @@ class GeneratorConfig:
     image: ImageSpec = ImageSpec()
     labels: LabelConfig = LabelConfig()
     sampler: SamplerConfig = SamplerConfig()
+    components: tuple[str, ...] = names(DEFAULT)
 
     def __post_init__(self):
         if self.draws_per_photometry < 1 or self.photometries_per_task < 1:
             raise ValueError("draws_per_photometry and photometries_per_task must be >= 1")
+        by_name(self.components)  # a clear error for unknown names
+
+    @property
+    def model_components(self) -> tuple[Component, ...]:
+        """The :class:`~jaxjam.components.Component` objects of :attr:`components`."""
+        return by_name(self.components)
 
     @property
     def samples_per_task(self) -> int:

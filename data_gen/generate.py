@@ -125,15 +125,16 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
             out["photometry_id"][i] = pid
             out["descriptors"][i] = phot.descriptors
             try:
-                maps = component_maps(phot.mge, q_int, ratio, config.grid, config.labels)
+                maps = component_maps(phot.mge, q_int, ratio, config.grid, config.labels,
+                                      components=config.model_components)  # fmt: skip
             except Exception:
                 errors.append(f"sample {start + i}: {traceback.format_exc(limit=3)}")
                 out["status"][i] = STATUS_FAILED
                 continue
             out["inc_deg"][i] = maps.inc_deg
             with np.errstate(invalid="ignore", over="ignore"):
-                out["A"][i] = maps.A
-                out["B"][i] = maps.B
+                for c, m in zip(config.model_components, maps.maps, strict=True):
+                    out[c.symbol][i] = m
             out["status"][i] = maps.status
             if maps.status == STATUS_NONFINITE:
                 errors.append(f"sample {start + i}: jampy returned non-finite values")
@@ -168,8 +169,10 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
             "note": "negligible outer Gaussian appended for jampy (MGE.padded_outer)",
         },
         "units": {
-            "A": "V^2 per unit M/L, in units of G L_tot / R_e",
-            "B": "V^2 per unit M_BH / L_tot, in units of G L_tot / R_e",
+            **{
+                c.symbol: f"{c.name}: {c.description}, V^2 in units of G L_tot / R_e"
+                for c in config.model_components
+            },
             "mge": "sigma in R_e, surf in L_tot / R_e^2",
             "image": "log10 surface brightness in L_tot / R_e^2",
         },

@@ -1,4 +1,4 @@
-"""Training labels: jampy's component maps A and B on the model's polar grid.
+"""Training labels: jampy's component maps (:mod:`jaxjam.components`) on the model's polar grid.
 
 The jampy calls themselves, their padding and their settings live in :mod:`jaxjam.reference`
 (one module for every jampy call of the package); this module names what the generator uses
@@ -8,6 +8,7 @@ of it. ``LabelConfig`` is :class:`jaxjam.reference.JampySettings` (its default i
 
 from __future__ import annotations
 
+from jaxjam.components import DEFAULT, Component
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
 from jaxjam.reference import (
@@ -42,6 +43,7 @@ def component_maps(
     grid: PolarGrid = PolarGrid(),
     config: LabelConfig = LabelConfig(),
     scale: JampyScale = JampyScale(),
+    components: tuple[Component, ...] = DEFAULT,
 ) -> ComponentMaps:
     """The labels of one sample: :func:`jaxjam.reference.grid_maps` at ``config``."""
-    return grid_maps(mge_norm, q_int, ratio, grid, config, scale)
+    return grid_maps(mge_norm, q_int, ratio, grid, config, scale, components=components)

@@ -20,7 +20,8 @@ class ConvergenceWarning(UserWarning):
     posterior draws (:mod:`jaxjam.table`), suggest the posterior is not reliable."""
 
 
-def to_datatree(theta, trace: NUTSTrace, observed: dict, predictive_vrms, attrs: dict):
+def to_datatree(theta, trace: NUTSTrace, observed: dict, predictive_vrms, attrs: dict,
+                names=PARAM_NAMES):  # fmt: skip
     """Assemble the ArviZ DataTree of a fit.
 
     Parameters
@@ -34,13 +35,17 @@ def to_datatree(theta, trace: NUTSTrace, observed: dict, predictive_vrms, attrs:
         Model Vrms at the bins for each draw, km/s (noise-free posterior predictive mean).
     attrs : dict
         Metadata (seed, config, versions, ...), stored on the posterior group.
+    names : tuple of str
+        θ's names (recorded as the posterior's ``parameter_names``).
     """
     import arviz as az
 
     theta = np.asarray(theta)
-    posterior = {name: theta[..., i] for i, name in enumerate(PARAM_NAMES)}
-    posterior["mbh_msun"] = 10 ** posterior["log10_mbh"]
-    posterior["ml"] = 10 ** posterior["log10_ml"]
+    posterior = {name: theta[..., i] for i, name in enumerate(names)}
+    if "log10_mbh" in posterior:
+        posterior["mbh_msun"] = 10 ** posterior["log10_mbh"]
+    if "log10_ml" in posterior:
+        posterior["ml"] = 10 ** posterior["log10_ml"]
     stats = {
         "diverging": np.asarray(trace.is_divergent),
         "tree_depth": np.asarray(trace.tree_depth),
@@ -66,7 +71,16 @@ def to_datatree(theta, trace: NUTSTrace, observed: dict, predictive_vrms, attrs:
         coords={"bin": np.arange(np.asarray(observed["vrms_kms"]).size)},
     )
     dt["posterior"].attrs.update({k: _attr(v) for k, v in attrs.items()})
+    dt["posterior"].attrs["parameter_names"] = _attr(list(names))
     return dt
+
+
+def parameter_names(dt) -> list[str]:
+    """θ's names in a fit's DataTree (older files: :data:`PARAM_NAMES`)."""
+    import json
+
+    names = dt["posterior"].attrs.get("parameter_names")
+    return json.loads(names) if names else list(PARAM_NAMES)
 
 
 def _attr(v):
@@ -80,7 +94,8 @@ def summarize(dt):
     """Mean, sd, 94% HDI, R-hat, bulk and tail ESS per parameter (a pandas DataFrame)."""
     import arviz as az
 
-    return az.summary(dt, var_names=list(PARAM_NAMES), ci_prob=0.94, ci_kind="hdi", round_to="none")
+    return az.summary(dt, var_names=parameter_names(dt), ci_prob=0.94, ci_kind="hdi",
+                      round_to="none")  # fmt: skip
 
 
 def check_convergence(summary, trace: NUTSTrace, warn: bool = True) -> list[str]:

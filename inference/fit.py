@@ -89,6 +89,7 @@ def fit(
     FitResult
     """
     emulator = emulator or Emulator.load()
+    _check_certifiable(emulator, config)
     t_start = t0 = time.perf_counter()
     operator = galaxy_operator(emulator, galaxy, config)
     base = build_problem(emulator, galaxy, config, operator)
@@ -188,6 +189,7 @@ def fit_many(
     alone with :func:`fit`'s rounds (its seed ``seed · 1000 + i``).
     """
     emulator = emulator or Emulator.load()
+    _check_certifiable(emulator, config)
     if not galaxies:
         raise ValueError("fit_many needs at least one galaxy")
     t0 = time.perf_counter()
@@ -219,6 +221,15 @@ def fit_many(
                     config.seed * 1000, progress)  # fmt: skip
         return _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
                           galaxies_per_step, t0, min_rank)  # fmt: skip
+
+
+def _check_certifiable(emulator: Emulator, config: FitConfig) -> None:
+    """The certificate runs jampy at the bins, which knows the stars and a black hole only."""
+    extra = [c.name for c in emulator.components if c.name not in ("stars", "black_hole")]
+    if config.certify.enabled and extra:
+        raise ValueError(f"the certificate cannot run jampy with the component(s) {extra} yet; "
+                         "fit with certify=CertifyConfig(enabled=False) (giving up the "
+                         "guarantee)")  # fmt: skip
 
 
 def _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,

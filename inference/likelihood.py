@@ -1,7 +1,9 @@
 """The log-posterior of one galaxy: a pure JAX function of the unconstrained parameters.
 
-Per evaluation, the bin integrals (a, b) of the emulator's A and B maps, then the analytic M/L
-and M_BH scalings and a Gaussian likelihood. (a, b) come from either
+Per evaluation, the bin integrals c_k of the emulator's component maps (:mod:`jaxjam.components`:
+a and b of the stars' A and the black hole's B), then each component's exact mass scaling m_k
+(Υ, M_BH/L_tot) and a Gaussian likelihood of Vrms² = (G L/R_e) Σ_k m_k c_k. The c_k come from
+either
 
 - the MLP on the cached CNN features, fused with the fixed forward operator
   (:mod:`jaxjam.fused`: the A head and W_A, and the B head folded into W_B), its gradient one
@@ -9,7 +11,7 @@ and M_BH scalings and a Gaussian likelihood. (a, b) come from either
 - when the problem carries a :class:`~jaxjam.table.BinsTable`, that same function tabulated
   once per fit in (q_int, ratio) (:mod:`jaxjam.table`), the default of a fit.
 
-The photometry's CNN features, the operator, the folded B head and the table are computed
+The photometry's CNN features, the operator, the folded heads and the table are computed
 once, when the :class:`Problem` is built.
 
 Where the model's Vrms² ≤ 0 at an observed bin, JAM has no physical solution at the data and the
@@ -27,7 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxjam.forward import BinOperator
-from jaxjam.fused import FoldedB, FusedHead
+from jaxjam.fused import Folded, FusedHead
 from jaxjam.inference.priors import to_constrained
 from jaxjam.table import BinsTable, table_bins
 
@@ -45,15 +47,22 @@ class Problem(NamedTuple):
         The MGE's q'min.
     operator : BinOperator
         Forward operator of the bins (PSF, geometry, distance).
-    folded_b : FoldedB
-        The network's B head folded into the operator (:func:`jaxjam.fused.fold_b_head`),
-        from the same head that the fit uses (the emulator's, or ``head``).
+    folded : Folded
+        The network's ``"linear_r"`` heads (the black hole's) folded into the operator
+        (:func:`jaxjam.fused.fold_linear_heads`), from the same head that the fit uses (the
+        emulator's, or ``head``).
     vrms_kms, vrms_err_kms : array, shape (n_bins,)
         Data and 1σ errors, km/s.
     mask : array, shape (n_bins,)
         1 for bins that enter the likelihood, 0 for padding.
-    bounds : array, shape (4, 2)
+    bounds : array, shape (n_params, 2)
         Prior bounds (:class:`jaxjam.inference.priors.PriorBounds`).
+    scaling_select : array, shape (n_components, n_params)
+        Row k is 1 at the position in θ of component k's parameter, 0 elsewhere.
+    scaling_divisor : array, shape (n_components,)
+        Component k's mass scaling is ``10**(scaling_select[k] @ θ) / scaling_divisor[k]``
+        (:func:`jaxjam.components.scalings`: the divisor is L_tot for a mass, 1 for a
+        mass-to-light ratio).
     model_error_frac : float
         Independent per-bin fractional emulator error, added in quadrature to the data errors
         (0 to ignore).
@@ -72,11 +81,13 @@ class Problem(NamedTuple):
     features: jax.Array
     qobs_min: float
     operator: BinOperator
-    folded_b: FoldedB
+    folded: Folded
     vrms_kms: jax.Array
     vrms_err_kms: jax.Array
     mask: jax.Array
     bounds: jax.Array
+    scaling_select: jax.Array
+    scaling_divisor: jax.Array
     model_error_frac: float
     error_modes: jax.Array
     head: FusedHead | None = None
@@ -90,14 +101,17 @@ def model_vrms(bins_fn, state, problem: Problem, theta):
     ``bins_fn`` is the emulator's :attr:`~jaxjam.emulator.Emulator.bins_fn` and ``state`` its
     ``nnx.split`` state; both are unused when ``problem.table`` is set.
     """
-    q_int, ratio, log10_mbh, log10_ml = theta
+    q_int, ratio = theta[0], theta[1]
     op = problem.operator
     if problem.table is not None:
-        a, b, logit = table_bins(problem.table, q_int, ratio)
+        c, logit = table_bins(problem.table, q_int, ratio, len(op.w))
     else:
-        a, b, logit = bins_fn(state, problem.head, problem.folded_b, op, problem.features,
-                              problem.qobs_min, q_int, ratio)  # fmt: skip
-    v2 = op.unit_kms2 * (10.0**log10_ml * a + (10.0**log10_mbh / op.lum_lsun) * b)
+        c, logit = bins_fn(state, problem.head, problem.folded, op, problem.features,
+                           problem.qobs_min, q_int, ratio)  # fmt: skip
+    # one scalar power per component (a selection by a 0/1 row is exact)
+    m = [10.0 ** (problem.scaling_select[k] @ theta) / problem.scaling_divisor[k]
+         for k in range(len(op.w))]  # fmt: skip
+    v2 = op.unit_kms2 * sum(m[k] * c[k] for k in range(len(op.w)))
     return v2, logit
 
 

@@ -5,7 +5,10 @@ The free parameters, in this order (:data:`PARAM_NAMES`):
 - ``q_int``: intrinsic axial ratio of the flattest MGE Gaussian (sets the inclination);
 - ``ratio``: σ_θ/σ_r of the eq.-37 anisotropy (Cappellari 2026);
 - ``log10_mbh``: log10 of the black-hole mass in Msun;
-- ``log10_ml``: log10 of the mass-to-light ratio in Msun/Lsun.
+- ``log10_ml``: log10 of the mass-to-light ratio in Msun/Lsun;
+
+then the parameter of any further model component (:mod:`jaxjam.components`), at its
+``parameter_index``, with the component's ``default_bounds``.
 
 Each is uniform between its bounds, as in jampy's examples. NUTS samples ``u ∈ R⁴`` with
 ``θ = lo + (hi − lo) · sigmoid(u)``; :func:`to_constrained` returns θ and the log-Jacobian.
@@ -17,11 +20,13 @@ import dataclasses
 
 import numpy as np
 
+from jaxjam.components import DEFAULT, parameter_names
 from jaxjam.geometry import Q_INT_MIN, RATIO_RANGE
 
 __all__ = ["PARAM_NAMES", "PriorBounds", "to_constrained", "to_unconstrained"]
 
-PARAM_NAMES = ("q_int", "ratio", "log10_mbh", "log10_ml")
+#: θ's names for the default components (stars and black hole).
+PARAM_NAMES = parameter_names(DEFAULT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +50,8 @@ class PriorBounds:
     log10_mbh: tuple[float, float] = (4.0, 10.5)
     log10_ml: tuple[float, float] = (-1.0, 1.5)
 
-    def resolve(self, qobs_min: float, domain: dict | None = None) -> np.ndarray:
+    def resolve(self, qobs_min: float, domain: dict | None = None,
+                components: tuple = DEFAULT) -> np.ndarray:  # fmt: skip
         """Numeric bounds for one galaxy, checked against the MGE and the emulator's domain.
 
         Parameters
@@ -54,11 +60,15 @@ class PriorBounds:
             The MGE's flattest observed axial ratio q'min (the inclination limit).
         domain : dict, optional
             The emulator's validity domain (checkpoint metadata ``domain``).
+        components : tuple of jaxjam.components.Component
+            The model's components (an emulator's): they name θ's parameters after q_int and
+            ratio; those without a field here get their ``default_bounds``.
 
         Returns
         -------
-        ndarray, shape (4, 2)
-            ``[lo, hi]`` per parameter, in :data:`PARAM_NAMES` order.
+        ndarray, shape (n_params, 2)
+            ``[lo, hi]`` per parameter, in θ's order (:func:`jaxjam.components.parameter_names`,
+            :data:`PARAM_NAMES` for the default components).
 
         Raises
         ------
@@ -68,8 +78,11 @@ class PriorBounds:
         """
         domain = domain or {}
         q = self.q_int if self.q_int is not None else (Q_INT_MIN, qobs_min)
-        out = np.array([q, self.ratio, self.log10_mbh, self.log10_ml], float)
-        for name, (lo, hi) in zip(PARAM_NAMES, out, strict=True):
+        names = parameter_names(components)
+        default = {c.parameter: c.default_bounds for c in components}
+        out = np.array([q, self.ratio] + [getattr(self, n, None) or default[n] for n in names[2:]],
+                       float)  # fmt: skip
+        for name, (lo, hi) in zip(names, out, strict=True):
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
                 raise ValueError(
                     f"prior bounds of {name} must be finite with lo < hi, got {lo, hi}"

@@ -18,7 +18,7 @@ import numpy as np
 from jaxjam.emulator import Emulator
 from jaxjam.error_model import N_MODES, bin_modes, select
 from jaxjam.forward import BinOperator, bin_operator
-from jaxjam.fused import fold_b_head, split_head
+from jaxjam.fused import fold_linear_heads, split_head
 from jaxjam.inference.config import FitConfig, Galaxy
 from jaxjam.inference.likelihood import Problem
 from jaxjam.inference.refine import design_points, jampy_maps, refine_head, spread_draws
@@ -27,7 +27,6 @@ from jaxjam.physics import InnerPoints, bins_polar, bins_to_model_frame
 from jaxjam.table import pad_rank, table_error, table_rank, tabulate
 
 __all__ = [
-    "bh_fraction",
     "build_problem",
     "exact_values",
     "galaxy_operator",
@@ -35,6 +34,7 @@ __all__ = [
     "pilot_problem",
     "posterior_problem",
     "refine_problem",
+    "relative_scalings",
     "say",
     "tabulate_problem",
     "unit_modes",
@@ -54,7 +54,8 @@ def galaxy_operator(emulator: Emulator, galaxy: Galaxy, config: FitConfig) -> Bi
     """The exact forward operator of a galaxy's bins (float64 NumPy arrays)."""
     kin = galaxy.kinematics
     return bin_operator(emulator.grid, galaxy.mge, galaxy.distance_mpc, kin.x_arcsec,
-                        kin.y_arcsec, galaxy.psf, galaxy.pa_deg, config.step_arcsec)  # fmt: skip
+                        kin.y_arcsec, galaxy.psf, galaxy.pa_deg, config.step_arcsec,
+                        emulator.components)  # fmt: skip
 
 
 def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig,
@@ -68,7 +69,7 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig,
         outside the emulator's domain or the MGE's inclination limit.
     """
     emulator.check_mge(galaxy.mge)
-    bounds = config.bounds.resolve(galaxy.mge.qobs_min, emulator.domain)
+    bounds = config.bounds.resolve(galaxy.mge.qobs_min, emulator.domain, emulator.components)
     kin = galaxy.kinematics
     op = operator if operator is not None else galaxy_operator(emulator, galaxy, config)
     frac, modes = _model_error(emulator, galaxy, config.model_error)
@@ -77,18 +78,24 @@ def build_problem(emulator: Emulator, galaxy: Galaxy, config: FitConfig,
         features=jnp.asarray(emulator.features(galaxy.mge)),
         qobs_min=f32(galaxy.mge.qobs_min),
         operator=jax.tree.map(lambda a: jnp.asarray(a, f32), op),
-        folded_b=fold_b_head(emulator.normalization, op, *head_of(emulator.state)),
+        folded=fold_linear_heads(emulator.normalization, op, *head_of(emulator.state)),
         vrms_kms=jnp.asarray(kin.vrms_kms, f32),
         vrms_err_kms=jnp.asarray(kin.vrms_err_kms, f32),
         mask=jnp.ones(kin.vrms_kms.size, f32),
         bounds=jnp.asarray(bounds, f32),
+        scaling_select=jnp.asarray(
+            np.eye(len(bounds))[[c.parameter_index for c in emulator.components]], f32
+        ),
+        scaling_divisor=jnp.asarray(
+            [op.lum_lsun if c.per_luminosity else 1.0 for c in emulator.components], f32
+        ),
         model_error_frac=f32(frac),
         error_modes=jnp.asarray(modes, f32),
     )
 
 
 def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, maps: list,
-                   operator: BinOperator, nodes, bh_fraction: float, config: FitConfig,
+                   operator: BinOperator, nodes, rel_scalings, config: FitConfig,
                    progress: bool = False, n_local: int | None = None,
                    ) -> tuple[Problem, dict | None]:  # fmt: skip
     """Swap in a head refined on the jampy ``maps`` of this galaxy
@@ -99,7 +106,7 @@ def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, maps: l
         return problem, None
     t0 = time.perf_counter()
     basis = unit_modes(emulator, galaxy)
-    ref = refine_head(emulator, galaxy.mge, maps, operator, nodes, basis, bh_fraction, n_local)
+    ref = refine_head(emulator, galaxy.mge, maps, operator, nodes, basis, rel_scalings, n_local)
     info = {**ref.info(), "seconds": time.perf_counter() - t0}
     b = ref.bins
     say(progress, f"refined the emulator on {len(ref.design)} jampy maps: log A error "
@@ -109,11 +116,11 @@ def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, maps: l
     on = config.model_error
     f32 = jnp.float32
     problem = problem._replace(
-        head=split_head(ref.kernel, ref.bias),
-        folded_b=fold_b_head(emulator.normalization, problem.operator, ref.kernel, ref.bias),
+        head=split_head(emulator.normalization, ref.kernel, ref.bias),
+        folded=fold_linear_heads(emulator.normalization, problem.operator, ref.kernel, ref.bias),
         model_error_frac=f32(b["residual_std"] if on else 0.0),
         error_modes=jnp.asarray(basis * np.asarray(b["mode_std"]) * on, f32),
-    )  # fmt: skip
+    )
     return problem, info
 
 
@@ -140,21 +147,26 @@ def tabulate_problem(emulator: Emulator, problem: Problem, config: FitConfig,
     bounds = np.asarray(problem.bounds, np.float64)
     qmin = float(problem.qobs_min)
     q_box, r_box = tuple(bounds[0]), tuple(bounds[1])
-    table = tabulate(values, qmin, q_box, r_box, config.table_nodes)
+    n_comp = len(emulator.components)
+    table = tabulate(values, qmin, q_box, r_box, config.table_nodes, n_components=n_comp)
     info = {"nodes": list(config.table_nodes), "rank": table_rank(table),
-            **table_error(table, values, q_box, r_box, seed=config.seed),
+            **table_error(table, values, q_box, r_box, seed=config.seed, n_components=n_comp),
             "seconds": time.perf_counter() - t0}  # fmt: skip
+    errors = ", ".join(
+        f"{e:.1e} ({c.symbol})"
+        for e, c in zip(info["max_rel_error"], emulator.components, strict=True)
+    )
     say(progress, f"tabulated the emulator on {np.prod(config.table_nodes)} nodes in "
-                   f"{info['seconds']:.2f} s: max error {info['max_rel_error_a']:.1e} (a), "
-                   f"{info['max_rel_error_b']:.1e} (b)")  # fmt: skip
+                   f"{info['seconds']:.2f} s: max error {errors}")  # fmt: skip
     table = pad_rank(table, max(min_rank, table.coef.shape[2]))
     info["padded_rank"] = int(table.coef.shape[2])
     return problem._replace(table=table), info
 
 
 def exact_values(emulator: Emulator, problem: Problem, chunk: int = 256):
-    """``values(q_int, ratio) → (m, 2 n_bins + 1)``: the fused network's (a | b | logit),
-    evaluated ``chunk`` points at a time (one compiled shape for any m)."""
+    """``values(q_int, ratio) → (m, n_components · n_bins + 1)``: the fused network's
+    (c_0 | c_1 | ... | logit), evaluated ``chunk`` points at a time (one compiled shape for
+    any m)."""
     p = problem
 
     def values(q_int, ratio):
@@ -163,10 +175,10 @@ def exact_values(emulator: Emulator, problem: Problem, chunk: int = 256):
         x = np.concatenate([x, np.repeat(x[-1:], -m % chunk, 0)])  # pad with the last point
         out = []
         for c in np.split(x, len(x) // chunk):
-            a, b, logit = emulator.bins_batch_fn(emulator.state, p.head, p.folded_b, p.operator,
-                                                 p.features, p.qobs_min, jnp.asarray(c[:, 0]),
-                                                 jnp.asarray(c[:, 1]))  # fmt: skip
-            out.append(np.column_stack([np.asarray(a), np.asarray(b), np.asarray(logit)]))
+            cb, logit = emulator.bins_batch_fn(emulator.state, p.head, p.folded, p.operator,
+                                               p.features, p.qobs_min, jnp.asarray(c[:, 0]),
+                                               jnp.asarray(c[:, 1]))  # fmt: skip
+            out.append(np.column_stack([*(np.asarray(ck) for ck in cb), np.asarray(logit)]))
         return np.concatenate(out)[:m]
 
     return values
@@ -197,7 +209,7 @@ def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, n
 
 def pad_problem(p: Problem, n_bins: int, n_in: int) -> Problem:
     op = p.operator
-    nb, ni = op.w_a.shape[0], op.g_inner.shape[1]
+    nb, ni = op.n_bins, op.g_inner.shape[1]
 
     def rows(a, fill=0.0):
         return jnp.concatenate([a, jnp.full((n_bins - nb, *a.shape[1:]), fill, a.dtype)])
@@ -211,12 +223,14 @@ def pad_problem(p: Problem, n_bins: int, n_in: int) -> Problem:
         jnp.concatenate([op.inner.dlogr, jnp.zeros(n_in - ni)]),
         op.inner.slope_dlogr,
     )
-    operator = BinOperator(rows(op.w_a), rows(op.w_b), g_inner, inner, op.unit_kms2, op.lum_lsun)
-    fb = p.folded_b
-    folded_b = fb._replace(kernel=rows(fb.kernel.T).T, bias=rows(fb.bias))
+    operator = BinOperator(tuple(rows(w) for w in op.w), g_inner, inner, op.unit_kms2,
+                           op.lum_lsun)  # fmt: skip
+    fb = p.folded
+    folded = fb._replace(kernel=tuple(rows(k.T).T for k in fb.kernel),
+                         bias=tuple(rows(b) for b in fb.bias))  # fmt: skip
     return p._replace(
         operator=operator,
-        folded_b=folded_b,
+        folded=folded,
         error_modes=rows(p.error_modes),
         vrms_kms=rows(p.vrms_kms, 1.0),
         vrms_err_kms=rows(p.vrms_err_kms, 1.0),
@@ -230,9 +244,17 @@ def without_model_error(problem: Problem) -> Problem:
                             error_modes=jnp.zeros_like(problem.error_modes))  # fmt: skip
 
 
-def bh_fraction(theta, operator: BinOperator) -> float:
-    """M_BH/(Υ L_tot) of parameters θ (the black hole's weight in V² per unit M/L)."""
-    return float(10.0 ** (theta[2] - theta[3]) / operator.lum_lsun)
+def relative_scalings(components, theta, operator: BinOperator) -> np.ndarray:
+    """The components' mass scalings over the stars', shape (n_components,), for parameters
+    θ: ``(1, M_BH/(Υ L_tot))`` for the stars and the black hole (each map's weight in V²
+    per unit M/L)."""
+    t = np.asarray(theta)
+    stars = t[components[0].parameter_index]
+    out = []
+    for c in components:
+        m = 10.0 ** (t[c.parameter_index] - stars)
+        out.append(float(m / operator.lum_lsun if c.per_luminosity else m))
+    return out
 
 
 def pilot_problem(pool, emulator: Emulator, galaxy: Galaxy, base: Problem,
@@ -242,8 +264,9 @@ def pilot_problem(pool, emulator: Emulator, galaxy: Galaxy, base: Problem,
     prior box (:func:`~jaxjam.inference.refine.design_points`, seeded by ``config.seed``),
     and the base problem refined on them. Returns the problem and what was measured."""
     box = design_points(config.refine_maps, np.asarray(base.bounds), config.seed)
-    maps = jampy_maps(pool, galaxy, box, emulator.grid, nodes, config.pilot_settings, progress)
-    bh = bh_fraction(np.mean(np.asarray(base.bounds), 1), operator)
+    maps = jampy_maps(pool, galaxy, box, emulator.grid, nodes, config.pilot_settings, progress,
+                      emulator.components)  # fmt: skip
+    bh = relative_scalings(emulator.components, np.mean(np.asarray(base.bounds), 1), operator)
     return refine_problem(emulator, galaxy, base, maps, operator, nodes, bh, config, progress)
 
 
@@ -262,10 +285,13 @@ def posterior_problem(pool, emulator: Emulator, galaxy: Galaxy, base: Problem,
         Posterior draws of the last sampling (constrained parameters).
     """
     near = spread_draws(theta, config.refine_maps, seed)
-    new = jampy_maps(pool, galaxy, near, emulator.grid, nodes, config.refine_settings, progress)
+    new = jampy_maps(pool, galaxy, near, emulator.grid, nodes, config.refine_settings, progress,
+                     emulator.components)  # fmt: skip
     n_local = len(new) if maps else None
     maps = maps + new
-    bh = bh_fraction(np.median(np.asarray(theta).reshape(-1, 4), 0), operator)
+    theta = np.asarray(theta)
+    bh = relative_scalings(emulator.components, np.median(theta.reshape(-1, theta.shape[-1]), 0),
+                           operator)  # fmt: skip
     problem, info = refine_problem(emulator, galaxy, base, maps, operator, nodes, bh, config,
                                    progress, n_local)  # fmt: skip
     return problem, info, maps

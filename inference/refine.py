@@ -6,8 +6,9 @@ network's linear head for its galaxy on jampy maps of that photometry (:func:`ja
 (Halton) design over the prior box, then, if the certificate asks for it, at posterior draws:
 
 - ``h(θ)``, the MLP's last hidden layer (plus a constant), is the feature vector of θ;
-- the residuals ``R = z_jampy − z_emulator`` of the standardised targets (log A and B·r per
-  node, at the nodes the bins reach) are fitted by kernel ridge regression on ``h``:
+- the residuals ``R = z_jampy − z_emulator`` of the standardised targets (every component's,
+  :mod:`jaxjam.transforms`: log A and B·r per node, at the nodes the bins reach) are fitted
+  by kernel ridge regression on ``h``:
   ``Δz(θ) = h(θ)ᵀ Hᵀ (H Hᵀ + λ I)⁻¹ R``, a correction ``ΔW = Hᵀ (H Hᵀ + λ I)⁻¹ R`` of the
   head's weights, so the fit costs nothing more per step;
 - λ minimises the leave-one-out error (closed form for ridge regression);
@@ -37,7 +38,7 @@ class JampyMap(NamedTuple):
     Attributes
     ----------
     q_int, ratio : float
-    A, B : ndarray, shape (n_r, n_theta)
+    maps : ndarray, shape (n_components, n_r, n_theta)
         Component maps (units of G L_tot/R_e), from :func:`jaxjam.reference.grid_maps`.
     physical : bool
         V² > 0 at every reached node.
@@ -45,8 +46,7 @@ class JampyMap(NamedTuple):
 
     q_int: float
     ratio: float
-    A: np.ndarray
-    B: np.ndarray
+    maps: np.ndarray
     physical: bool
 
 
@@ -55,8 +55,8 @@ class Refinement(NamedTuple):
 
     Attributes
     ----------
-    kernel : ndarray, shape (mlp_width, 2 n_nodes + 1)
-    bias : ndarray, shape (2 n_nodes + 1,)
+    kernel : ndarray, shape (mlp_width, n_components · n_nodes + 1)
+    bias : ndarray, shape (n_components · n_nodes + 1,)
         The refined head (float32).
     design : ndarray, shape (n_used, 2)
         (q_int, ratio) of the jampy maps used (unphysical ones are dropped).
@@ -67,7 +67,8 @@ class Refinement(NamedTuple):
         the refined network in leave-one-out.
     bins : dict
         The leave-one-out relative Vrms error at the bins, through the PSF: ``median``,
-        ``p95``, ``max`` (of |δv/v|), ``mode_std`` (6 amplitudes) and ``residual_std``.
+        ``p95``, ``max`` (of |δv/v|), ``mode_std`` (6 amplitudes), ``residual_std`` and the
+        ``relative_scalings`` at which V² was formed.
     """
 
     kernel: np.ndarray
@@ -124,17 +125,20 @@ def spread_draws(theta, n_maps: int, seed: int) -> np.ndarray:
     return pool[chosen]
 
 
-def _one_map(mge_norm, q_int, ratio, grid, settings, scale, nodes) -> JampyMap:
+def _one_map(mge_norm, q_int, ratio, grid, settings, scale, nodes, components) -> JampyMap:
     from jaxjam.forward import extend_outward
     from jaxjam.reference import grid_maps
 
-    m = grid_maps(mge_norm, float(q_int), float(ratio), grid, settings, scale, nodes)
-    ok = m.status == 0 and bool(np.all(m.A[nodes] > 0))
-    return JampyMap(float(q_int), float(ratio), extend_outward(m.A, nodes),
-                    extend_outward(m.B, nodes), ok)  # fmt: skip
+    m = grid_maps(mge_norm, float(q_int), float(ratio), grid, settings, scale, nodes, components)
+    # the stars' map, and any other "log" target, must be positive where the bins are
+    logs = [k for k, c in enumerate(components) if c.target == "log"]
+    ok = m.status == 0 and all(bool(np.all(m.maps[k][nodes] > 0)) for k in logs)
+    return JampyMap(float(q_int), float(ratio),
+                    np.stack([extend_outward(c, nodes) for c in m.maps]), ok)  # fmt: skip
 
 
-def jampy_maps(pool, galaxy, points, grid, nodes, settings, progress: bool = False):
+def jampy_maps(pool, galaxy, points, grid, nodes, settings, progress: bool = False,
+               components=None):  # fmt: skip
     """Converged jampy maps of a galaxy at (q_int, ratio) points, in parallel on ``pool``.
 
     Parameters
@@ -147,31 +151,35 @@ def jampy_maps(pool, galaxy, points, grid, nodes, settings, progress: bool = Fal
     nodes : ndarray of bool, shape (n_r, n_theta)
         Nodes the bins reach (:func:`jaxjam.forward.reached_nodes`).
     settings : jaxjam.reference.JampySettings
+    components : tuple of jaxjam.components.Component, optional
+        The maps computed (default :data:`jaxjam.components.DEFAULT`).
 
     Returns
     -------
     list of JampyMap
     """
+    from jaxjam.components import DEFAULT
     from jaxjam.reference import JampyScale
 
+    components = DEFAULT if components is None else components
     mge = galaxy.mge
     norm, re, _ = mge.normalized()
     scale = JampyScale(galaxy.distance_mpc, re, float(mge.luminosity_lsun(galaxy.distance_mpc)))
-    args = [(norm, q, r, grid, settings, scale, nodes) for q, r in np.asarray(points)]
+    args = [(norm, q, r, grid, settings, scale, nodes, components) for q, r in np.asarray(points)]
     return pool.map(_one_map, args, "jampy maps", progress)
 
 
-def _bin_values(op, A, B):
-    """Dimensionless (a, b) at the bins of node maps (the exact layer)."""
+def _bin_values(op, maps):
+    """Dimensionless bin integrals (n_components, n_bins) of node maps (the exact layer): V² at
+    unit scaling of each component in turn, over G L_tot/R_e."""
     import jax.numpy as jnp
 
     from jaxjam.forward import apply_operator
 
-    A, B = jnp.asarray(A), jnp.asarray(B)
-    unit = op.unit_kms2
-    a = np.asarray(apply_operator(op, A, B, 1.0, 0.0)) / unit
-    b = np.asarray(apply_operator(op, A, B, 0.0, op.lum_lsun)) / unit
-    return a, b
+    maps = jnp.asarray(maps)
+    unit = np.eye(len(maps))
+    return np.stack([np.asarray(apply_operator(op, maps, jnp.asarray(e))) / op.unit_kms2
+                     for e in unit])  # fmt: skip
 
 
 def _mode_split(err, basis):
@@ -182,7 +190,7 @@ def _mode_split(err, basis):
     return np.sqrt(np.mean(coef**2, axis=1)), float(np.sqrt(np.mean(resid**2)))
 
 
-def refine_head(emulator, mge, maps, operator, nodes, basis, bh_fraction: float,
+def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
                 n_local: int | None = None) -> Refinement:  # fmt: skip
     """Refine the emulator's head on jampy maps of this photometry.
 
@@ -200,8 +208,9 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, bh_fraction: float,
     basis : ndarray, shape (n_bins, 6)
         The unit error modes at the bins (:func:`jaxjam.error_model.bin_modes` with unit
         amplitudes).
-    bh_fraction : float
-        M_BH/(Υ L_tot) at which the Vrms error is measured (the black hole's weight in V²).
+    relative_scalings : array_like, shape (n_components,)
+        The components' scalings over the stars' (1, M_BH/(Υ L_tot), ...) at which the Vrms
+        error is measured (:func:`jaxjam.inference.problem.relative_scalings`).
     n_local : int, optional
         Measure the error on the last ``n_local`` maps only (those at the current posterior's
         draws: the error where the posterior is, not over the whole prior box); default all.
@@ -227,22 +236,22 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, bh_fraction: float,
     features = emulator.features(mge)
     kernel, bias = (np.asarray(a, np.float64) for a in head_of(emulator.state))
     n_nodes = emulator.grid.n_r * emulator.grid.n_theta
+    n_out = len(emulator.components) * n_nodes
     nz = emulator.normalization
-    keep = np.concatenate([np.ravel(nodes), np.ravel(nodes)])
+    keep = np.tile(np.ravel(nodes), len(emulator.components))
     rows, targets, z_true = [], [], []
     for m in good:
-        za, zb = nz.encode_targets(m.A, m.B)
+        z = np.ravel(nz.encode_targets(m.maps))
         h = np.asarray(emulator.hidden_fn(emulator.state, features, jnp.float32(m.q_int),
                                           jnp.float32(m.ratio), jnp.float32(mge.qobs_min)),
                        np.float64)  # fmt: skip
-        z = np.concatenate([np.ravel(za), np.ravel(zb)])
-        pred = h @ kernel[:, : 2 * n_nodes] + bias[: 2 * n_nodes]
+        pred = h @ kernel[:, :n_out] + bias[:n_out]
         rows.append(np.append(h, 1.0))
         targets.append(np.where(keep, z - pred, 0.0))
         z_true.append(z)
     H, R, Z = np.array(rows), np.array(targets), np.array(z_true)
     gram = H @ H.T
-    a_std = np.ravel(nz.log_a_std)
+    a_std = np.ravel(nz.target_std[0])  # the stars' log A: a relative error
     sel = np.ravel(nodes)
 
     def loo_residuals(lam):
@@ -254,14 +263,15 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, bh_fraction: float,
 
     scores = {lam: loo_rms(lam) for lam in RIDGE_GRID}
     lam = min(scores, key=scores.get)
-    delta = H.T @ np.linalg.solve(gram + lam * np.eye(len(H)), R)  # (width + 1, 2 n_nodes)
-    kernel[:, : 2 * n_nodes] += delta[:-1]
-    bias[: 2 * n_nodes] += delta[-1]
+    delta = H.T @ np.linalg.solve(gram + lam * np.eye(len(H)), R)  # (width + 1, n_out)
+    kernel[:, :n_out] += delta[:-1]
+    bias[:n_out] += delta[-1]
     raw = float(np.sqrt(np.mean((R[:, :n_nodes][:, sel] * a_std[sel]) ** 2)))
 
     # the leave-one-out maps through the exact layer: the refined model's error at the bins
     z_loo = Z - loo_residuals(lam)
-    shape = emulator.grid.shape
+    shape = (len(emulator.components), *emulator.grid.shape)
+    rel = [float(m) for m in relative_scalings]
     err = []
     recent = {id(m) for m in maps[-(n_local or len(maps)) :]}
     local = np.array([id(m) in recent for m in good])
@@ -269,16 +279,16 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, bh_fraction: float,
         local[:] = True
     for m, z in zip([g for g, ok in zip(good, local, strict=True) if ok], z_loo[local],
                     strict=True):  # fmt: skip
-        A_loo, B_loo = nz.decode_targets(z[:n_nodes].reshape(shape), z[n_nodes:].reshape(shape))
-        a0, b0 = _bin_values(operator, m.A, m.B)
-        a1, b1 = _bin_values(operator, A_loo, B_loo)
-        v2_true, v2_loo = a0 + bh_fraction * b0, a1 + bh_fraction * b1
+        c_true = _bin_values(operator, m.maps)
+        c_loo = _bin_values(operator, nz.decode_targets(z.reshape(shape)))
+        v2_true = sum(s * c for s, c in zip(rel, c_true, strict=True))
+        v2_loo = sum(s * c for s, c in zip(rel, c_loo, strict=True))
         err.append(np.sqrt(np.clip(v2_loo, 1e-30, None) / np.clip(v2_true, 1e-30, None)) - 1)
     err = np.array(err)
     mode_std, resid = _mode_split(err, basis)
     bins = {"median": float(np.median(np.abs(err))), "p95": float(np.percentile(np.abs(err), 95)),
             "max": float(np.max(np.abs(err))), "mode_std": mode_std.tolist(),
-            "residual_std": resid, "bh_fraction": float(bh_fraction)}  # fmt: skip
+            "residual_std": resid, "relative_scalings": rel}  # fmt: skip
     return Refinement(kernel.astype(np.float32), bias.astype(np.float32),
                       np.array([(m.q_int, m.ratio) for m in good]), lam, raw, scores[lam],
                       bins)  # fmt: skip

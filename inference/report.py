@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxjam.inference.priors import PARAM_NAMES
+from jaxjam.inference.diagnostics import parameter_names
 
 __all__ = ["plot_maps", "save_fit"]
 
@@ -29,9 +29,10 @@ def save_fit(result, out_dir) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     result.datatree.to_netcdf(out / "posterior.nc")
     result.summary.to_csv(out / "summary.csv", index_label="parameter")
-    pm = az.plot_pair(result.datatree, var_names=list(PARAM_NAMES), backend="matplotlib")
+    names = parameter_names(result.datatree)
+    pm = az.plot_pair(result.datatree, var_names=names, backend="matplotlib")
     pm.savefig(out / "corner.png", dpi=100)
-    pc = az.plot_trace_dist(result.datatree, var_names=list(PARAM_NAMES), backend="matplotlib")
+    pc = az.plot_trace_dist(result.datatree, var_names=names, backend="matplotlib")
     pc.savefig(out / "trace.png", dpi=100)
     plt.close("all")
     plot_maps(result.datatree, out / "maps.png")

@@ -11,12 +11,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxjam import components as comps
 from jaxjam.emulator import Emulator
 from jaxjam.inference.certify import verdict, with_certificate
 from jaxjam.inference.config import FitConfig, Galaxy
 from jaxjam.inference.diagnostics import (
     ConvergenceWarning,
     check_convergence,
+    parameter_names,
     summarize,
     to_datatree,
 )
@@ -26,7 +28,6 @@ from jaxjam.inference.likelihood import (
     log_likelihood_of_model,
     model_vrms,
 )
-from jaxjam.inference.priors import PARAM_NAMES
 from jaxjam.inference.running import programs
 
 __all__ = ["TABLE_DLOGL_MAX", "FitResult", "at_draws", "fit_result", "table_problems"]
@@ -53,7 +54,7 @@ class FitResult(NamedTuple):
     def median(self) -> dict:
         """Posterior medians of the parameters."""
         post = self.datatree["posterior"]
-        return {k: float(np.median(post[k].values)) for k in PARAM_NAMES}
+        return {k: float(np.median(post[k].values)) for k in parameter_names(self.datatree)}
 
 
 def at_draws(emulator: Emulator, problem: Problem, theta) -> tuple[np.ndarray, dict | None]:
@@ -160,7 +161,8 @@ def fit_result(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: P
              "certificate": json.dumps(cert) if cert else "none",
              "certified": int(bool(cert and cert["certified"])),
              "verdict": verdict(cert)}  # fmt: skip
-    dt = to_datatree(theta, trace, kin._asdict(), vrms[..., : kin.vrms_kms.size], attrs)
+    dt = to_datatree(theta, trace, kin._asdict(), vrms[..., : kin.vrms_kms.size], attrs,
+                     comps.parameter_names(emulator.components))  # fmt: skip
     summary = with_certificate(summarize(dt), cert)
     problems = check_convergence(summary, trace, warn=warn) + table_problems(check, warn)
     if config.certify.enabled and not (cert and cert["certified"]):

@@ -14,7 +14,7 @@ import numpy as np
 from jaxjam.emulator import Emulator
 from jaxjam.inference.likelihood import Problem, log_likelihood, log_posterior
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
-from jaxjam.inference.priors import PARAM_NAMES, to_constrained
+from jaxjam.inference.priors import to_constrained
 from jaxjam.inference.problem import pad_problem, say, tabulate_problem
 from jaxjam.table import pad_rank
 
@@ -38,7 +38,7 @@ def _pipeline(bins_fn, nuts: NUTSConfig):
             return log_posterior(bins_fn, state, problem, u)
 
         k_init, k_lap, k_run = jax.random.split(key, 3)
-        init, _ = initial_positions(logdensity, k_init, nuts.n_starts(), len(PARAM_NAMES),
+        init, _ = initial_positions(logdensity, k_init, nuts.n_starts(), problem.bounds.shape[0],
                                     nuts.n_init_candidates)  # fmt: skip
         imm = None
         if nuts.n_map_steps > 0:
@@ -122,7 +122,7 @@ def sample_batch(emulator, config, probs, progress, galaxies_per_step, fold: int
     ``headroom`` more than the batch's largest rank (so that a later batch whose tables need
     a little more can reuse this one's program)."""
     t0 = time.perf_counter()
-    n_bins = max(p.operator.w_a.shape[0] for p in probs)
+    n_bins = max(p.operator.n_bins for p in probs)
     n_in = max(p.operator.g_inner.shape[1] for p in probs)
     padded, tables = [], []
     for p in probs:  # tabulated after padding: the padded bins' rows are zero in the table too

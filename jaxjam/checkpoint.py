@@ -21,6 +21,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from jaxjam import components
 from jaxjam.network import EmulatorNet, NetworkConfig
 from jaxjam.transforms import SCALAR_NAMES, Normalization
 
@@ -66,6 +67,7 @@ def save_model(path, model: EmulatorNet, normalization: Normalization, metadata:
         "schema_version": SCHEMA_VERSION,
         "parameter_order": list(SCALAR_NAMES),
         "network": model.config.to_dict(),
+        "components": list(components.names(normalization.components)),
         "normalization": normalization.to_dict(),
     }
     _write_metadata(path, meta)
@@ -133,7 +135,12 @@ def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
     meta = _read_metadata(path)
     try:
         config = NetworkConfig.from_dict(meta["network"])
-        normalization = Normalization.from_dict(meta["normalization"])
+        # models before the component list hold the stars and the black hole
+        comps = components.by_name(meta.get("components", components.names(components.DEFAULT)))
+        if config.n_components != len(comps):
+            raise ValueError(f"the network has {config.n_components} component outputs but "
+                             f"the metadata lists {len(comps)} components")  # fmt: skip
+        normalization = Normalization.from_dict(meta["normalization"], comps)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}/metadata.json is incomplete: {exc}") from exc
     abstract = nnx.eval_shape(lambda: EmulatorNet(config, nnx.Rngs(0)))

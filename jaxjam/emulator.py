@@ -1,4 +1,4 @@
-"""The user-facing emulator: load a model, emulate A/B maps and predict Vrms at bins.
+"""The user-facing emulator: load a model, emulate its component maps, predict Vrms at bins.
 
 >>> emu = jaxjam.Emulator.load("RUN_DIR/model")          # doctest: +SKIP
 >>> vrms_kms = emu.predict_vrms(mge, distance_mpc=0.7, q_int=0.5, ratio=0.9,
@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from jaxjam import components as comps
 from jaxjam.checkpoint import load_model
 from jaxjam.fused import make_bins_fn
 from jaxjam.geometry import RATIO_RANGE, check_q_int
@@ -57,6 +58,8 @@ class Emulator:
         self.grid = PolarGrid(**metadata["grid"])
         self.image_spec = ImageSpec(**metadata["image"])
         self.domain = metadata.get("domain", {})
+        #: The model's components (:mod:`jaxjam.components`), in the order of its maps.
+        self.components = normalization.components
         self.path: Path | None = None
         self._graphdef, self._state = nnx.split(model)
         norm, graphdef = normalization, self._graphdef
@@ -66,9 +69,8 @@ class Emulator:
 
         def maps_fn(state, features, q_int, ratio, qobs_min):
             scalars = norm.standardize_scalars(jam_scalars(q_int, ratio, qobs_min))
-            za, zb, logit = nnx.merge(graphdef, state).decode(features, scalars)
-            A, B = norm.decode_targets(za, zb)
-            return A, B, jax.nn.sigmoid(logit)
+            z, logit = nnx.merge(graphdef, state).decode(features, scalars)
+            return norm.decode_targets(z), jax.nn.sigmoid(logit)
 
         def hidden_fn(state, features, q_int, ratio, qobs_min):
             scalars = norm.standardize_scalars(jam_scalars(q_int, ratio, qobs_min))
@@ -183,22 +185,23 @@ class Emulator:
         return self.features_fn(self._state, jnp.asarray(image))
 
     def component_maps(self, mge: MGE, q_int, ratio, extrapolate: bool = False):
-        """Emulated (A, B, p_physical) on the model grid.
+        """Emulated component maps and p_physical on the model grid.
 
         Returns
         -------
-        A, B : ndarray, shape (n_r, n_theta)
-            Dimensionless V² per unit M/L and per unit M_BH/L_tot (units of G L_tot/R_e).
+        maps : ndarray, shape (n_components, n_r, n_theta)
+            Dimensionless V² per unit of each component's scaling (units of G L_tot/R_e), in
+            the order of :attr:`components`: A per unit M/L, B per unit M_BH/L_tot.
         p_physical : float
             Emulated probability that JAM has a physical solution (V² > 0 everywhere).
         """
         self._check(mge, q_int, ratio, extrapolate)
-        A, B, p = self.maps_fn(self._state, self.features(mge), q_int, ratio, mge.qobs_min)
-        return np.asarray(A), np.asarray(B), float(p)
+        maps, p = self.maps_fn(self._state, self.features(mge), q_int, ratio, mge.qobs_min)
+        return np.asarray(maps), float(p)
 
     def predict_vrms(self, mge: MGE, distance_mpc, q_int, ratio, ml, mbh_msun, x_arcsec,
                      y_arcsec, pa_deg=0.0, psf=None, step_arcsec=None,
-                     extrapolate: bool = False):  # fmt: skip
+                     extrapolate: bool = False, **parameters):  # fmt: skip
         """Model Vrms (km/s) at bins, with or without PSF and pixel convolution.
 
         Parameters
@@ -224,6 +227,8 @@ class Emulator:
             Cartesian step of the convolution (default ``min(sigma_psf)/4``, as jampy).
         extrapolate : bool
             Evaluate outside the trained domain with a warning instead of an error.
+        **parameters
+            The log10 parameters of any further components (:attr:`components`), by name.
 
         Returns
         -------
@@ -240,10 +245,20 @@ class Emulator:
         for name, val in (("ml", ml), ("mbh_msun", mbh_msun)):
             if not np.isfinite(val) or val < 0 or (name == "ml" and val == 0):
                 raise ValueError(f"{name} must be finite and positive, got {val}")
-        A, B, p = self.component_maps(mge, q_int, ratio, extrapolate)
+        names = comps.parameter_names(self.components)
+        given = {"log10_ml": np.log10(ml), "log10_mbh": np.log10(mbh_msun) if mbh_msun > 0
+                 else -np.inf, **parameters}  # fmt: skip
+        unknown = set(given) - set(names)
+        missing = set(names[2:]) - set(given)
+        if unknown or missing:
+            raise ValueError(f"this emulator's component parameters are {names[2:]}: "
+                             f"{sorted(missing)} missing, {sorted(unknown)} unknown")  # fmt: skip
+        maps, p = self.component_maps(mge, q_int, ratio, extrapolate)
         op = bin_operator(self.grid, mge, distance_mpc, x_arcsec, y_arcsec, psf, pa_deg,
-                          step_arcsec)  # fmt: skip
-        v2 = np.asarray(apply_operator(op, A, B, ml, mbh_msun))
+                          step_arcsec, self.components)  # fmt: skip
+        theta = np.array([q_int, ratio] + [given[n] for n in names[2:]], float)
+        scalings = comps.scalings(self.components, theta, op.lum_lsun)
+        v2 = np.asarray(apply_operator(op, jnp.asarray(maps), jnp.asarray(scalings)))
         if np.any(v2 <= 0):
             raise DomainError(
                 f"JAM has no physical solution at {int(np.sum(v2 <= 0))} of the {v2.size} bins "

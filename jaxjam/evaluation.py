@@ -20,15 +20,29 @@ from jaxjam.checkpoint import update_metadata
 
 __all__ = ["BH_FRACTIONS", "evaluate", "vrms_errors"]
 
-#: M_BH / (Υ L_tot) of the black-hole-dominated evaluation.
+#: M_BH / (Υ L_tot) of the black-hole-dominated evaluation (and the scalings over the stars'
+#: at which any further component is evaluated).
 BH_FRACTIONS = (1e-3, 3e-3, 1e-2)
 
 
-def vrms_errors(A_pred, B_pred, A_true, B_true, bh_fraction=0.0, signed=False):
-    """|ΔVrms|/Vrms per node for V² = A + f B (ΔVrms/Vrms if ``signed``); NaN where the true
-    V² ≤ 0."""
-    v2_true = A_true + bh_fraction * B_true
-    v2_pred = A_pred + bh_fraction * B_pred
+def vrms_errors(pred, true, relative_scalings=None, signed=False):
+    """|ΔVrms|/Vrms per node (ΔVrms/Vrms if ``signed``); NaN where the true V² ≤ 0.
+
+    Parameters
+    ----------
+    pred, true : ndarray, shape (..., n_components, n_r, n_theta)
+        Component maps, emulated and jampy's.
+    relative_scalings : array_like, shape (n_components,), optional
+        V² = Σ_k m_k C_k with these m_k (the stars' 1 first); default the stars alone.
+    signed : bool
+    """
+    pred, true = np.asarray(pred), np.asarray(true)
+    m = np.zeros(pred.shape[-3])
+    m[0] = 1.0
+    if relative_scalings is not None:
+        m = np.asarray(relative_scalings, float)
+    v2_true = np.einsum("k,...kij->...ij", m, true)
+    v2_pred = np.einsum("k,...kij->...ij", m, pred)
     with np.errstate(invalid="ignore", divide="ignore"):
         err = np.sqrt(np.clip(v2_pred, 0, None) / v2_true) - 1
     return np.where(v2_true > 0, err if signed else np.abs(err), np.nan)
@@ -62,19 +76,34 @@ def _binned(x, err_per_map, edges):
 
 
 def _emulate(emu, images, q_int, ratio, qmin, batch=512):
+    """Emulated maps (n, n_components, n_r, n_theta) and P(physical) (n,)."""
     import jax
 
     feats_fn = jax.jit(jax.vmap(emu.features_fn, in_axes=(None, 0)))
     maps_fn = jax.jit(jax.vmap(emu.maps_fn, in_axes=(None, 0, 0, 0, 0)))
-    out_a, out_b, out_p = [], [], []
+    out_m, out_p = [], []
     for s in range(0, len(q_int), batch):
         sl = slice(s, s + batch)
         f = feats_fn(emu.state, images[sl])
-        a, b, p = maps_fn(emu.state, f, q_int[sl], ratio[sl], qmin[sl])
-        out_a.append(np.asarray(a))
-        out_b.append(np.asarray(b))
+        m, p = maps_fn(emu.state, f, q_int[sl], ratio[sl], qmin[sl])
+        out_m.append(np.asarray(m))
         out_p.append(np.asarray(p))
-    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_p)
+    return np.concatenate(out_m), np.concatenate(out_p)
+
+
+def _cases(components):
+    """``(key, relative scalings, title)`` of the evaluation: the stars alone, then each
+    further component at the :data:`BH_FRACTIONS` scalings."""
+    n = len(components)
+    out = [("no_bh", np.eye(n)[0], "M_BH = 0")]
+    for k, c in enumerate(components[1:], start=1):
+        for f in BH_FRACTIONS:
+            m = np.eye(n)[0] + f * np.eye(n)[k]
+            if c.name == "black_hole":
+                out.append((f"bh_{f:g}", m, f"M_BH/M* = {f:g}"))
+            else:
+                out.append((f"{c.name}_{f:g}", m, f"{c.name} at {f:g} of the stars' scaling"))
+    return out
 
 
 def _plot(path, grid_r, err, q_pos, ratio, title):
@@ -151,17 +180,19 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
     idx = store.usable_indices()
     if max_samples:
         idx = idx[:max_samples]
-    d = store.read(idx, ["image", "q_int", "ratio", "mge_qobs", "mge_mask", "A", "B"])
+    comps = emu.components
+    d = store.read(idx, ["image", "q_int", "ratio", "mge_qobs", "mge_mask",
+                         *(c.symbol for c in comps)])  # fmt: skip
     qmin = np.where(d["mge_mask"], d["mge_qobs"], np.inf).min(axis=1)
-    A_p, B_p, _p_phys = _emulate(emu, d["image"], d["q_int"], d["ratio"], qmin)
+    pred, _p_phys = _emulate(emu, d["image"], d["q_int"], d["ratio"], qmin)
+    true = np.stack([d[c.symbol] for c in comps], axis=1)
     q_pos = (d["q_int"] - Q_INT_MIN) / (qmin - Q_INT_MIN)
     grid_r = emu.grid.r_re
     out = {"model": str(model_dir), "data": str(data), "data_manifest_hash": store.manifest["hash"],
            "training_manifest_hash": train_hash, "store": {}, "real_galaxies": {}}  # fmt: skip
 
-    for f in (0.0, *BH_FRACTIONS):
-        err = vrms_errors(A_p, B_p, d["A"], d["B"], f)
-        key = "no_bh" if f == 0 else f"bh_{f:g}"
+    for key, m, title in _cases(comps):
+        err = vrms_errors(pred, true, m)
         per_map = np.nanmax(err.reshape(err.shape[0], -1), axis=1)
         out["store"][key] = {
             **_summary(err),
@@ -172,17 +203,17 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
             "vs_ratio": _binned(d["ratio"], per_map, np.linspace(0.5, 1.5, 6)),
         }  # fmt: skip
         _plot(model_dir / f"eval_{key}.png", grid_r, err, q_pos, d["ratio"],
-              f"held-out store, {'M_BH = 0' if f == 0 else f'M_BH/M* = {f:g}'}")  # fmt: skip
+              f"held-out store, {title}")  # fmt: skip
 
     # structure of the error (signed, on the grid): correlated modes for the fit's likelihood
-    signed = vrms_errors(A_p, B_p, d["A"], d["B"], signed=True)
+    signed = vrms_errors(pred, true, signed=True)
     whole = np.all(np.isfinite(signed.reshape(len(idx), -1)), axis=1)
     out["error_model"] = error_model.measure(signed[whole], emu.grid)
 
     # physicality classifier on every finished sample (including the unphysical ones)
     all_d = store.read(done, ["image", "q_int", "ratio", "mge_qobs", "mge_mask"])
     all_qmin = np.where(all_d["mge_mask"], all_d["mge_qobs"], np.inf).min(axis=1)
-    _, _, p_all = _emulate(emu, all_d["image"], all_d["q_int"], all_d["ratio"], all_qmin)
+    _, p_all = _emulate(emu, all_d["image"], all_d["q_int"], all_d["ratio"], all_qmin)
     truth = np.isin(status_all, (0, 2))
     pred = p_all >= 0.5
     out["physicality"] = {"n": int(truth.size), "n_unphysical": int((~truth).sum()),
@@ -198,16 +229,15 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
         for _ in range(n_real_draws):
             q, r = draw_jam_parameters(rng, norm.qobs_min)
             with contextlib.redirect_stdout(io.StringIO()):
-                truth_maps = component_maps(norm, q, r, emu.grid)
+                truth_maps = component_maps(norm, q, r, emu.grid, components=comps)
             if not truth_maps.physical:
                 continue
-            a, b, _ = emu.maps_fn(emu.state, emu.features_from_image(image), q, r, norm.qobs_min)
-            errs = {f: vrms_errors(np.asarray(a), np.asarray(b), truth_maps.A, truth_maps.B, f)
-                    for f in (0.0, *BH_FRACTIONS)}  # fmt: skip
+            p, _ = emu.maps_fn(emu.state, emu.features_from_image(image), q, r, norm.qobs_min)
+            errs = {key: vrms_errors(np.asarray(p), truth_maps.maps, m)
+                    for key, m, _ in _cases(comps)}  # fmt: skip
             rows.append({"q_int": q, "ratio": r,
-                         **{("no_bh" if f == 0 else f"bh_{f:g}"): {
-                             "median": float(np.nanmedian(e)), "max": float(np.nanmax(e))}
-                            for f, e in errs.items()}})  # fmt: skip
+                         **{key: {"median": float(np.nanmedian(e)), "max": float(np.nanmax(e))}
+                            for key, e in errs.items()}})  # fmt: skip
         out["real_galaxies"][name] = rows
     (model_dir / "evaluation.json").write_text(json.dumps(out, indent=1))
     update_metadata(model_dir, {"test_metrics": {

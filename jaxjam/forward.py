@@ -1,14 +1,17 @@
-"""The exact forward layer: from A and B node maps to Vrms (km/s) at observed bins.
+"""The exact forward layer: from component node maps to Vrms (km/s) at observed bins.
 
 Everything that is fixed during a fit (bins, position angle, PSF, pixel size, photometry,
-distance) is folded once into a :class:`BinOperator` by :func:`bin_operator`. Then
+distance) is folded once into a :class:`BinOperator` by :func:`bin_operator`. Then, with the
+components k of :mod:`jaxjam.components` (stars, black hole) and their scalings m_k (Υ,
+M_BH/L_tot),
 
-    Vrms² = (G L_tot/R_e) · [Υ (W_A @ A + g_in @ A_in) + (M_BH/L_tot) (W_B @ B + g_in @ B_in)]
+    Vrms² = (G L_tot/R_e) · Σ_k m_k (W_k @ C_k + g_in @ C_k,in)
 
-costs two small matmuls plus the power-law extension at the few points inside the grid's
-innermost radius (:func:`jaxjam.physics.inner_power_law`). :func:`apply_operator` is pure JAX:
-jit, grad and vmap it freely. Without a PSF ``W_A = W_B`` is the bicubic interpolation matrix
-(fast path); with one, it also holds the FFT convolution of :mod:`jaxjam.psf`.
+costs one small matmul per component plus the power-law extension at the few points inside the
+grid's innermost radius (:func:`jaxjam.physics.inner_power_law`). :func:`apply_operator` is pure
+JAX: jit, grad and vmap it freely. Without a PSF every W_k is the same bicubic interpolation
+matrix (fast path); with one, it also holds the FFT convolution of :mod:`jaxjam.psf`, and the
+components differ in how they are extrapolated beyond the grid.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxjam.components import DEFAULT, Component
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
 from jaxjam.physics import (
@@ -35,6 +39,7 @@ __all__ = [
     "BinOperator",
     "apply_operator",
     "bin_operator",
+    "bin_values",
     "extend_outward",
     "reached_nodes",
     "vrms_kms",
@@ -46,8 +51,9 @@ class BinOperator(NamedTuple):
 
     Attributes
     ----------
-    w_a, w_b : array, shape (n_bins, n_r * n_theta)
-        Linear maps from the A and B node values to dimensionless V² at the bins.
+    w : tuple of array, shape (n_bins, n_r * n_theta) each
+        Per component (in :mod:`jaxjam.components` order), the linear map from its node values
+        to dimensionless V² at the bins.
     g_inner : array, shape (n_bins, n_in)
         Weights of the points inside the grid's innermost radius.
     inner : InnerPoints
@@ -58,8 +64,7 @@ class BinOperator(NamedTuple):
         Total luminosity of the MGE at the galaxy's distance, Lsun.
     """
 
-    w_a: np.ndarray
-    w_b: np.ndarray
+    w: tuple
     g_inner: np.ndarray
     inner: InnerPoints
     unit_kms2: float
@@ -67,7 +72,7 @@ class BinOperator(NamedTuple):
 
     @property
     def n_bins(self) -> int:
-        return self.w_a.shape[0]
+        return self.w[0].shape[0]
 
 
 def bin_operator(
@@ -79,6 +84,7 @@ def bin_operator(
     psf: PSF | None = None,
     pa_deg: float = 0.0,
     step_arcsec: float | None = None,
+    components: tuple[Component, ...] = DEFAULT,
 ) -> BinOperator:
     """Build the fixed forward operator of a data set.
 
@@ -100,6 +106,8 @@ def bin_operator(
         axes are then at ``pixang = pa_deg`` in the galaxy frame.
     step_arcsec : float, optional
         Cartesian step of the convolution (default ``min(sigma_psf)/4``, as jampy).
+    components : tuple of Component
+        The model's components (an emulator's :attr:`~jaxjam.emulator.Emulator.components`).
 
     Returns
     -------
@@ -134,8 +142,10 @@ def bin_operator(
     lum = float(mge.luminosity_lsun(distance_mpc))
     unit = float(v2_unit_kms2(lum, re, distance_mpc))
     if psf is not None:
-        parts = convolution_operator(grid, mge, x, y, psf, step_arcsec, pixang_deg=pa_deg)
-        return BinOperator(parts.w_a, parts.w_b, parts.g_inner, parts.inner, unit, lum)
+        powers = tuple(c.outer_power for c in components)
+        parts = convolution_operator(grid, mge, x, y, psf, step_arcsec, pixang_deg=pa_deg,
+                                     outer_powers=powers)  # fmt: skip
+        return BinOperator(parts.w, parts.g_inner, parts.inner, unit, lum)
     inside = r < grid.r_min_re
     spline = polar_spline(grid, np.log(np.maximum(r, grid.r_min_re)), theta)
     w = (spline.design.multiply((~inside)[:, None]) @ spline.coef).astype(float)
@@ -144,36 +154,53 @@ def bin_operator(
         raise ValueError("a bin at the exact centre needs a PSF (V² diverges with a black hole)")
     g_inner = np.zeros((x.size, idx.size))
     g_inner[idx, np.arange(idx.size)] = 1.0
-    return BinOperator(w, w, g_inner, inner_points(grid, r[idx], theta[idx]), unit, lum)
+    inner = inner_points(grid, r[idx], theta[idx])
+    return BinOperator(tuple(w for _ in components), g_inner, inner, unit, lum)
 
 
-def apply_operator(op: BinOperator, A, B, ml, mbh_msun):
+def bin_values(op: BinOperator, maps):
+    """Each component's dimensionless bin integral ``W_k @ C_k + g_in @ C_k,in`` (pure JAX).
+
+    Parameters
+    ----------
+    op : BinOperator
+    maps : array, shape (n_components, n_r, n_theta)
+        Dimensionless component maps (network output or jampy labels).
+
+    Returns
+    -------
+    array, shape (n_components, n_bins)
+    """
+    import jax.numpy as jnp
+
+    return jnp.stack([w @ maps[k].ravel() + op.g_inner @ inner_power_law(maps[k], op.inner)
+                      for k, w in enumerate(op.w)])  # fmt: skip
+
+
+def apply_operator(op: BinOperator, maps, scalings):
     """Vrms² (km/s)² at the bins from node maps (pure JAX).
 
     Parameters
     ----------
     op : BinOperator
-    A, B : array, shape (n_r, n_theta)
+    maps : array, shape (n_components, n_r, n_theta)
         Dimensionless component maps (network output or jampy labels).
-    ml : float
-        Mass-to-light ratio Υ, Msun/Lsun.
-    mbh_msun : float
-        Black-hole mass, Msun.
+    scalings : array, shape (n_components,)
+        The components' mass scalings (:func:`jaxjam.components.scalings`: Υ in Msun/Lsun,
+        M_BH/L_tot in Msun/Lsun).
 
     Returns
     -------
     array, shape (n_bins,)
     """
-    a = op.w_a @ A.ravel() + op.g_inner @ inner_power_law(A, op.inner)
-    b = op.w_b @ B.ravel() + op.g_inner @ inner_power_law(B, op.inner)
-    return op.unit_kms2 * (ml * a + (mbh_msun / op.lum_lsun) * b)
+    return op.unit_kms2 * (scalings @ bin_values(op, maps))
 
 
-def vrms_kms(op: BinOperator, A, B, ml, mbh_msun):
+def vrms_kms(op: BinOperator, maps, scalings):
     """Vrms (km/s) at the bins; NaN where the model has no physical solution (V² ≤ 0)."""
     import jax.numpy as jnp
 
-    v2 = apply_operator(op, A, B, ml, mbh_msun)
+    v2 = apply_operator(op, maps, scalings)
     return jnp.where(v2 > 0, jnp.sqrt(jnp.where(v2 > 0, v2, 1.0)), jnp.nan)
 
 
@@ -186,7 +213,7 @@ def reached_nodes(op: BinOperator, grid: PolarGrid, tol: float = 1e-7) -> np.nda
     run from the centre to the outermost such row, at every angle. Maps computed at these
     nodes only and extended outward by :func:`extend_outward` give the bins' Vrms to ~``tol``.
     """
-    w = np.maximum(np.abs(np.asarray(op.w_a)).max(0), np.abs(np.asarray(op.w_b)).max(0))
+    w = np.max([np.abs(np.asarray(wk)).max(0) for wk in op.w], axis=0)
     rows = np.nonzero(w.reshape(grid.shape).max(1) > tol * w.max())[0]
     used = np.zeros(grid.shape, bool)
     used[: max(rows.max() + 1, INNER_SLOPE_NODE + 1)] = True

@@ -1,18 +1,20 @@
 """The emulator fused with one data set's forward operator: what a fit evaluates per step.
 
-:func:`jaxjam.forward.apply_operator` needs the A and B node maps; a fit only needs their
+:func:`jaxjam.forward.apply_operator` needs the component node maps; a fit only needs their
 bin-integrated values
 
-    a = W_A @ A + g_in @ A_in,    b = W_B @ B + g_in @ B_in
+    c_k = W_k @ C_k + g_in @ C_k,in
 
-(dimensionless, shape (n_bins,)), from which Vrms² = (G L/R_e) (Υ a + (M_BH/L) b), and their
+(dimensionless, shape (n_bins,) each), from which Vrms² = (G L/R_e) Σ_k m_k c_k
+(:mod:`jaxjam.components`: c = (a, b) for the stars and the black hole), and their
 derivatives with respect to the two inputs the network sees, q_int and ratio. Two exact
 rewritings make that cheaper than differentiating ``apply_operator(maps_fn(...))``:
 
-- **B is linear in the last hidden layer h**, and W_B is linear: the network's B head and
-  W_B fold into one ``(mlp_width, n_bins)`` matrix (:func:`fold_b_head`), built once per fit.
-  Only the two node rows that the power law inside r_min uses are kept besides. (A = exp(·)
-  of its head, so the A head stays.)
+- **A ``"linear_r"`` component (the black hole's B) is linear in the last hidden layer h**, and
+  W_k is linear: its head and W_k fold into one ``(mlp_width, n_bins)`` matrix
+  (:func:`fold_linear_heads`), built once per fit. Only the two node rows that the power law
+  inside r_min uses are kept besides. (A ``"log"`` component, the stars' A = exp(·) of its
+  head, keeps its head.)
 - **Forward mode.** With two inputs, the value and both derivatives go through the network
   together (:meth:`jaxjam.network.EmulatorNet.last_hidden_jvp`): one 3-row matmul per layer,
   reading each weight matrix once. Reverse mode reads it twice. :func:`bins_fn` is a
@@ -38,35 +40,37 @@ from jaxjam.physics import INNER_SLOPE_NODE, inner_power_law_rows
 from jaxjam.transforms import Normalization, jam_scalars
 
 __all__ = [
-    "FoldedB",
+    "Folded",
     "FusedHead",
-    "fold_b_head",
+    "fold_linear_heads",
     "make_bins_fn",
     "require_zero_tangents",
     "split_head",
 ]
 
 
-class FoldedB(NamedTuple):
-    """The network's B head folded with a data set's W_B (a pytree).
+class Folded(NamedTuple):
+    """The network's ``"linear_r"`` heads folded with a data set's W_k (a pytree).
+
+    Each attribute is a tuple with one entry per ``"linear_r"`` component, in component order.
 
     Attributes
     ----------
-    kernel, bias : array, shape (mlp_width, n_bins) and (n_bins,)
-        ``W_B @ B.ravel() = h @ kernel + bias`` for the last hidden layer h.
-    inner_kernel, inner_bias : array, shape (mlp_width, 2, n_theta) and (2, n_theta)
-        B at node rows 0 and :data:`~jaxjam.physics.INNER_SLOPE_NODE`, for the power law
+    kernel, bias : tuple of array, shape (mlp_width, n_bins) and (n_bins,)
+        ``W_k @ C_k.ravel() = h @ kernel + bias`` for the last hidden layer h.
+    inner_kernel, inner_bias : tuple of array, shape (mlp_width, 2, n_theta) and (2, n_theta)
+        C_k at node rows 0 and :data:`~jaxjam.physics.INNER_SLOPE_NODE`, for the power law
         inside the grid's innermost radius.
     """
 
-    kernel: jax.Array
-    bias: jax.Array
-    inner_kernel: jax.Array
-    inner_bias: jax.Array
+    kernel: tuple
+    bias: tuple
+    inner_kernel: tuple
+    inner_bias: tuple
 
 
 class FusedHead(NamedTuple):
-    """What a fit reads of a network head per step besides the folded B part (a pytree).
+    """What a fit reads of a network head per step besides the folded parts (a pytree).
 
     Kept as separate, contiguous arrays: slicing them out of the full head inside the
     sampler's loop would copy 2 MB per step when the head is an argument of the program (a
@@ -74,57 +78,71 @@ class FusedHead(NamedTuple):
 
     Attributes
     ----------
-    a_kernel, a_bias : array, shape (mlp_width, n_nodes) and (n_nodes,)
-        The standardised log A outputs.
+    log_kernel, log_bias : tuple of array, shape (mlp_width, n_nodes) and (n_nodes,)
+        The standardised outputs of each ``"log"`` component (the stars' log A), in
+        component order.
     logit_kernel, logit_bias : array, shape (mlp_width,) and ()
         The physicality logit.
     """
 
-    a_kernel: jax.Array
-    a_bias: jax.Array
+    log_kernel: tuple
+    log_bias: tuple
     logit_kernel: jax.Array
     logit_bias: jax.Array
 
 
-def split_head(head_kernel, head_bias) -> FusedHead:
-    """:class:`FusedHead` of a full head, shapes (mlp_width, 2 n_nodes + 1) and
-    (2 n_nodes + 1,) (:func:`jaxjam.network.head_of`, or a refined one)."""
-    (ka, _, kl), (ba, _, bl) = (head_parts(jnp.asarray(a)) for a in (head_kernel, head_bias))
-    return FusedHead(ka, ba, kl, bl)  # jnp slices are new arrays, each contiguous
+def _kinds(norm: Normalization) -> tuple[list[int], list[int]]:
+    """Indices of the ``"log"`` and of the ``"linear_r"`` components."""
+    comps = norm.components
+    return ([k for k, c in enumerate(comps) if c.target == "log"],
+            [k for k, c in enumerate(comps) if c.target == "linear_r"])  # fmt: skip
 
 
-def fold_b_head(norm: Normalization, op: BinOperator, head_kernel, head_bias) -> FoldedB:
-    """Fold the B part of a network head into the operator's W_B (float64, then float32).
+def split_head(norm: Normalization, head_kernel, head_bias) -> FusedHead:
+    """:class:`FusedHead` of a full head, shapes (mlp_width, n_components · n_nodes + 1) and
+    (n_components · n_nodes + 1,) (:func:`jaxjam.network.head_of`, or a refined one)."""
+    n = len(norm.components)
+    (ks, kl), (bs, bl) = (head_parts(jnp.asarray(a), n) for a in (head_kernel, head_bias))
+    logs, _ = _kinds(norm)
+    # jnp slices are new arrays, each contiguous
+    return FusedHead(tuple(ks[k] for k in logs), tuple(bs[k] for k in logs), kl, bl)
+
+
+def fold_linear_heads(norm: Normalization, op: BinOperator, head_kernel, head_bias) -> Folded:
+    """Fold the ``"linear_r"`` parts of a network head into the operator's W_k (float64, then
+    float32).
 
     Parameters
     ----------
     norm : Normalization
-        The emulator's target normalisation: ``B = (z_b · b_r_std + b_r_mean) / r``.
+        The emulator's target normalisation: ``C_k = (z_k · σ_k + μ_k) / r``.
     op : BinOperator
-    head_kernel, head_bias : array, shape (mlp_width, 2 n_nodes + 1) and (2 n_nodes + 1,)
+    head_kernel, head_bias : array, shape (mlp_width, n_components · n_nodes + 1) and (·,)
         The head (:func:`jaxjam.network.head_of`), the emulator's own or a refined one.
 
     Returns
     -------
-    FoldedB
+    Folded
     """
-    n_r, n_theta = np.shape(norm.b_r_std)
-    kernel = head_parts(np.asarray(head_kernel, np.float64))[1]
-    bias = head_parts(np.asarray(head_bias, np.float64))[1]
+    n = len(norm.components)
+    kernels, _ = head_parts(np.asarray(head_kernel, np.float64), n)
+    biases, _ = head_parts(np.asarray(head_bias, np.float64), n)
     r = np.asarray(norm.r_re, np.float64)[:, None]
-    scale = (np.asarray(norm.b_r_std, np.float64) / r).ravel()
-    offset = (np.asarray(norm.b_r_mean, np.float64) / r).ravel()
-    k_nodes = kernel * scale  # B.ravel() = h @ k_nodes + b_nodes
-    b_nodes = bias * scale + offset
-    w_b = np.asarray(op.w_b, np.float64)
     rows = np.r_[0, INNER_SLOPE_NODE]
     f32 = np.float32
-    return FoldedB(
-        jnp.asarray(k_nodes @ w_b.T, f32),
-        jnp.asarray(w_b @ b_nodes, f32),
-        jnp.asarray(k_nodes.reshape(-1, n_r, n_theta)[:, rows], f32),
-        jnp.asarray(b_nodes.reshape(n_r, n_theta)[rows], f32),
-    )
+    out = ([], [], [], [])
+    for k in _kinds(norm)[1]:
+        n_r, n_theta = np.shape(norm.target_std[k])
+        scale = (np.asarray(norm.target_std[k], np.float64) / r).ravel()
+        offset = (np.asarray(norm.target_mean[k], np.float64) / r).ravel()
+        k_nodes = kernels[k] * scale  # C_k.ravel() = h @ k_nodes + b_nodes
+        b_nodes = biases[k] * scale + offset
+        w = np.asarray(op.w[k], np.float64)
+        out[0].append(jnp.asarray(k_nodes @ w.T, f32))
+        out[1].append(jnp.asarray(w @ b_nodes, f32))
+        out[2].append(jnp.asarray(k_nodes.reshape(-1, n_r, n_theta)[:, rows], f32))
+        out[3].append(jnp.asarray(b_nodes.reshape(n_r, n_theta)[rows], f32))
+    return Folded(*(tuple(x) for x in out))
 
 
 def make_bins_fn(graphdef, norm: Normalization):
@@ -133,48 +151,54 @@ def make_bins_fn(graphdef, norm: Normalization):
     Returns
     -------
     callable
-        ``bins_fn(state, head, folded_b, op, features, qobs_min, q_int, ratio) →
-        (a, b, logit)``: ``a`` and ``b`` of shape (n_bins,) (module docstring) and the
-        logit of the probability that JAM has a physical solution. ``state`` is the
-        ``nnx.split`` state; ``head`` a :class:`FusedHead` (a refined one), or ``None`` for
-        the state's own; ``folded_b`` must come from the same head; ``op`` supplies W_A and the
-        inner points. Differentiable in ``q_int`` and ``ratio`` (forward-mode rule).
+        ``bins_fn(state, head, folded, op, features, qobs_min, q_int, ratio) → (c, logit)``:
+        ``c`` a tuple of n_components arrays of shape (n_bins,) (module docstring; batched:
+        (m, n_bins) each) and the logit of the
+        probability that JAM has a physical solution. ``state`` is the ``nnx.split`` state;
+        ``head`` a :class:`FusedHead` (a refined one), or ``None`` for the state's own;
+        ``folded`` must come from the same head; ``op`` supplies the ``"log"`` components' W_k
+        and the inner points. Differentiable in ``q_int`` and ``ratio`` (forward-mode rule).
     """
-    n_r, n_theta = np.shape(norm.log_a_std)
-    log_a_std = jnp.asarray(norm.log_a_std).ravel()
-    log_a_mean = jnp.asarray(norm.log_a_mean).ravel()
+    n_r, n_theta = np.shape(norm.target_std[0])
+    logs, linears = _kinds(norm)
+    n_comp = len(norm.components)
+    log_std = [jnp.asarray(norm.target_std[k]).ravel() for k in logs]
+    log_mean = [jnp.asarray(norm.target_mean[k]).ravel() for k in logs]
+    rows = jnp.r_[0, INNER_SLOPE_NODE]
 
     def scalars_of(x, qobs_min):
         return norm.standardize_scalars(jam_scalars(x[0], x[1], qobs_min))
 
-    def evaluate(state, head, fb: FoldedB, op: BinOperator, features, qobs_min, x, n_tangents):
-        """(a, b) with shape (1 + k, n_bins), value then derivatives along the first
-        ``n_tangents`` = k inputs x, and the physicality logit."""
+    def evaluate(state, head, fb: Folded, op: BinOperator, features, qobs_min, x, n_tangents):
+        """Per component, c with shape (1 + k, n_bins), value then derivatives along the
+        first ``n_tangents`` = k inputs x (a list), and the physicality logit."""
         model = nnx.merge(graphdef, state)
         s = scalars_of(x, qobs_min)
         ds = jax.jacfwd(scalars_of)(x, qobs_min).T[:n_tangents]  # (k, N_SCALARS)
         h, dh = model.last_hidden_jvp(features, s, ds)
         hs = jnp.concatenate([h[None], dh])  # (1 + k, width)
         if head is None:  # the emulator's own (constant-folded when the state is a constant)
-            head = split_head(model.head.kernel[...], model.head.bias[...])
-        # A = exp(z_a σ + μ) at the nodes, and its derivatives: A · dz_a σ
-        z_a = hs @ head.a_kernel
-        log_a = (z_a[0] + head.a_bias) * log_a_std + log_a_mean
-        a_nodes = jnp.exp(log_a)
-        a_all = jnp.concatenate([a_nodes[None], a_nodes * z_a[1:] * log_a_std])
-        # B: the folded head gives W_B @ B directly; the two inner rows, for the power law
-        b_all = (hs @ fb.kernel).at[0].add(fb.bias)
-        b_rows = jnp.einsum("kw,wrt->krt", hs, fb.inner_kernel)
-        b_rows = b_rows.at[0].add(fb.inner_bias)
-        a_rows = a_all.reshape(-1, n_r, n_theta)[:, jnp.r_[0, INNER_SLOPE_NODE]]
-        a_bins = a_all @ op.w_a.T + _inner(a_rows, op) @ op.g_inner.T
-        b_bins = b_all + _inner(b_rows, op) @ op.g_inner.T
-        return a_bins, b_bins, h @ head.logit_kernel + head.logit_bias
+            head = split_head(norm, model.head.kernel[...], model.head.bias[...])
+        out = [None] * n_comp
+        for i, k in enumerate(logs):
+            # C = exp(z σ + μ) at the nodes, and its derivatives: C · dz σ
+            z = hs @ head.log_kernel[i]
+            nodes = jnp.exp((z[0] + head.log_bias[i]) * log_std[i] + log_mean[i])
+            c_all = jnp.concatenate([nodes[None], nodes * z[1:] * log_std[i]])
+            c_rows = c_all.reshape(-1, n_r, n_theta)[:, rows]
+            out[k] = c_all @ op.w[k].T + _inner(c_rows, op) @ op.g_inner.T
+        for i, k in enumerate(linears):
+            # the folded head gives W_k @ C_k directly; the two inner rows, for the power law
+            c_all = (hs @ fb.kernel[i]).at[0].add(fb.bias[i])
+            c_rows = jnp.einsum("kw,wrt->krt", hs, fb.inner_kernel[i])
+            c_rows = c_rows.at[0].add(fb.inner_bias[i])
+            out[k] = c_all + _inner(c_rows, op) @ op.g_inner.T
+        return out, h @ head.logit_kernel + head.logit_bias
 
     @jax.custom_jvp
     def bins_x(state, head, fb, op, features, qobs_min, x):
-        a, b, logit = evaluate(state, head, fb, op, features, qobs_min, x, 0)
-        return a[0], b[0], logit
+        c, logit = evaluate(state, head, fb, op, features, qobs_min, x, 0)
+        return tuple(ck[0] for ck in c), logit
 
     def _bins_x_jvp(primals, tangents):
         *fixed, x = primals
@@ -184,14 +208,16 @@ def make_bins_fn(graphdef, norm: Normalization):
             "the fused likelihood is differentiable in q_int and "
             "ratio only; differentiate Emulator.maps_fn for anything else",
         )
-        a, b, logit = evaluate(*fixed, x, x.shape[0])
+        c, logit = evaluate(*fixed, x, x.shape[0])
         # the logit only enters through the hard cut logit ≥ 0: its derivative is never needed
-        return (a[0], b[0], logit), (x_dot @ a[1:], x_dot @ b[1:], jnp.zeros_like(logit))
+        value = tuple(ck[0] for ck in c)
+        c_dot = tuple(x_dot @ ck[1:] for ck in c)
+        return (value, logit), (c_dot, jnp.zeros_like(logit))
 
     bins_x.defjvp(_bins_x_jvp, symbolic_zeros=True)
 
-    def bins_fn(state, head, folded_b, op, features, qobs_min, q_int, ratio):
-        return bins_x(state, head, folded_b, op, features, qobs_min, jnp.stack([q_int, ratio]))
+    def bins_fn(state, head, folded, op, features, qobs_min, q_int, ratio):
+        return bins_x(state, head, folded, op, features, qobs_min, jnp.stack([q_int, ratio]))
 
     return bins_fn
 

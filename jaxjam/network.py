@@ -3,8 +3,10 @@
 - :meth:`EmulatorNet.encode`: standardised 64×64 photometry image → feature vector. It does not
   depend on the JAM parameters, so a fit evaluates it once per galaxy and caches the features.
 - :meth:`EmulatorNet.decode`: features + standardised JAM scalars (:func:`jam_scalars`) →
-  standardised log A and B·r maps on the model grid (:mod:`jaxjam.transforms`) and a logit of
-  the probability that JAM has a physical solution (V² > 0 everywhere).
+  one standardised map per model component on the model grid (:mod:`jaxjam.components`,
+  :mod:`jaxjam.transforms`: log A and B·r today) and a logit of the probability that JAM has a
+  physical solution (V² > 0 everywhere). The linear head's outputs are the components' nodes,
+  in component order, then the logit (:func:`head_parts`).
 
 For ``jax.jit``, ``jax.grad`` and ``jax.vmap`` use the pure functions :func:`encode_fn` and
 :func:`decode_fn` over the ``nnx.split`` state (``nnx.jit`` costs ~1 ms per call).
@@ -51,6 +53,8 @@ class NetworkConfig:
         Size of the photometry feature vector (64, as in Simon et al. 2026).
     mlp_width, mlp_depth : int
         Hidden width and number of hidden layers of the MLP (~7 in the paper).
+    n_components : int
+        Component maps the head predicts (:mod:`jaxjam.components`; 2: stars and black hole).
     """
 
     image_shape: tuple[int, int] = (64, 64)
@@ -60,6 +64,7 @@ class NetworkConfig:
     n_features: int = 64
     mlp_width: int = 512
     mlp_depth: int = 7
+    n_components: int = 2
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -91,7 +96,7 @@ class EmulatorNet(nnx.Module):
         sizes = [config.n_features + N_SCALARS] + [width] * config.mlp_depth
         self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)])
         n_nodes = config.grid_shape[0] * config.grid_shape[1]
-        self.head = nnx.Linear(width, 2 * n_nodes + 1, rngs=rngs)
+        self.head = nnx.Linear(width, config.n_components * n_nodes + 1, rngs=rngs)
 
     def encode(self, image):
         """Standardised image, shape (..., n_r_img, n_theta_img) → features (..., n_features)."""
@@ -145,11 +150,11 @@ class EmulatorNet(nnx.Module):
 
     def decode(self, features, scalars):
         """Features (..., n_features) and standardised scalars (..., N_SCALARS) →
-        ``(z_a, z_b, logit_physical)`` with shapes (..., n_r, n_theta) ×2 and (...)."""
+        ``(z, logit_physical)``: the standardised component maps, shape
+        (..., n_components, n_r, n_theta), and the logit, shape (...)."""
         out = self.head(self.last_hidden(features, scalars))
-        z_a, z_b, logit = head_parts(out)
-        shape = (*out.shape[:-1], *self.config.grid_shape)
-        return z_a.reshape(shape), z_b.reshape(shape), logit
+        shape = (*out.shape[:-1], self.config.n_components, *self.config.grid_shape)
+        return out[..., :-1].reshape(shape), out[..., -1]
 
     def __call__(self, image, scalars):
         return self.decode(self.encode(image), scalars)
@@ -165,13 +170,13 @@ def decode_fn(graphdef, state, features, scalars):
     return nnx.merge(graphdef, state).decode(features, scalars)
 
 
-def head_parts(x):
-    """Split the head's last axis (``2 n_nodes + 1``: log A nodes, B·r nodes, physicality
-    logit) into its three parts. Works on the head's output (..., 2 n_nodes + 1), its kernel
-    (mlp_width, 2 n_nodes + 1) and its bias (2 n_nodes + 1,); returns views of shapes
-    (..., n_nodes), (..., n_nodes) and (...)."""
-    n = (x.shape[-1] - 1) // 2
-    return x[..., :n], x[..., n : 2 * n], x[..., -1]
+def head_parts(x, n_components: int):
+    """Split the head's last axis (``n_components · n_nodes + 1``: each component's nodes in
+    component order, then the physicality logit). Works on the head's output, its kernel
+    (mlp_width, ·) and its bias (·,); returns a tuple of ``n_components`` views of shape
+    (..., n_nodes) and the logit's, shape (...)."""
+    n = (x.shape[-1] - 1) // n_components
+    return tuple(x[..., k * n : (k + 1) * n] for k in range(n_components)), x[..., -1]
 
 
 def _head_leaf(path) -> str | None:
@@ -180,8 +185,8 @@ def _head_leaf(path) -> str | None:
 
 
 def head_of(state) -> tuple:
-    """The linear head's ``(kernel, bias)``, shapes (mlp_width, 2 n_nodes + 1) and
-    (2 n_nodes + 1,), from an ``nnx.split`` state."""
+    """The linear head's ``(kernel, bias)``, shapes (mlp_width, n_components · n_nodes + 1)
+    and (n_components · n_nodes + 1,), from an ``nnx.split`` state."""
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
     found = {_head_leaf(p): x for p, x in leaves if _head_leaf(p)}
     return found["kernel"], found["bias"]

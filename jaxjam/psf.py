@@ -167,7 +167,7 @@ class _Cells(NamedTuple):
     den: np.ndarray  # (ny*nx,) PSF ⊗ Σ
     spline_design: object  # sparse (ny*nx, n_coef); rows of inner cells are zero
     coef: np.ndarray  # (n_coef, n_nodes)
-    scale_b: np.ndarray  # (ny*nx,) outer extrapolation factor of B (1 inside the grid)
+    outer: np.ndarray  # (ny*nx,) r_max / r beyond the grid's outer radius, else 1
     kernel: np.ndarray
     inner_idx: np.ndarray  # (n_in,) flat indices of cells inside r_min
     inner: InnerPoints
@@ -188,8 +188,8 @@ def _cells(grid: PolarGrid, mge: MGE, cart: CartesianGrid, psf: PSF, pixang_deg)
     design = spline.design.multiply((~inside)[:, None]).tocsr()
     idx = np.nonzero(inside)[0]
     inner = inner_points(grid, r[idx], np.arctan2(np.abs(yc[idx]), np.abs(xc[idx])))
-    scale_b = np.where(r > grid.r_max_re, grid.r_max_re / r, 1.0)
-    return _Cells(surf, den, design, spline.coef, scale_b, kernel, idx, inner)
+    outer = np.where(r > grid.r_max_re, grid.r_max_re / r, 1.0)
+    return _Cells(surf, den, design, spline.coef, outer, kernel, idx, inner)
 
 
 class ConvolutionParts(NamedTuple):
@@ -197,16 +197,16 @@ class ConvolutionParts(NamedTuple):
 
     Attributes
     ----------
-    w_a, w_b : ndarray, shape (n_bins, n_nodes)
-        Linear maps of the A and B node values (cells outside r_min).
+    w : tuple of ndarray, shape (n_bins, n_nodes) each
+        Linear maps of each component's node values (cells outside r_min), in the order of
+        ``outer_powers``.
     g_inner : ndarray, shape (n_bins, n_in)
         Weights of the cells inside r_min, whose values come from the power-law extension.
     inner : InnerPoints
         Those cells' interpolation data.
     """
 
-    w_a: np.ndarray
-    w_b: np.ndarray
+    w: tuple
     g_inner: np.ndarray
     inner: InnerPoints
 
@@ -220,8 +220,9 @@ def convolution_operator(
     step_arcsec: float | None = None,
     pixang_deg: float = 0.0,
     chunk: int = 32,
+    outer_powers: tuple[float, ...] = (0.0, 1.0),
 ) -> ConvolutionParts:
-    """The fixed arrays from A and B node values to PSF-convolved V² at bins.
+    """The fixed arrays from component node values to PSF-convolved V² at bins.
 
     Parameters
     ----------
@@ -239,13 +240,18 @@ def convolution_operator(
         jampy's ``pixang`` (see :func:`psf_kernel`).
     chunk : int
         Bins per block (bounds memory at ``chunk × n_cells`` floats).
+    outer_powers : tuple of float
+        Per component, how its map is extrapolated beyond the grid's outer radius:
+        ``(r_max/r)**p`` times the edge value (:attr:`jaxjam.components.Component.outer_power`;
+        default: the stars' 0 and the black hole's 1).
 
     Returns
     -------
     ConvolutionParts
-        ``V²_conv / unit = Υ (W_A @ A.ravel() + g_inner @ A_in) + (M_BH/L_tot) (W_B @ B.ravel()
-        + g_inner @ B_in)``, with ``A_in``, ``B_in`` the power-law extensions at the inner
-        cells and ``unit = G L_tot/R_e`` (:func:`jaxjam.scaling.v2_unit_kms2`).
+        ``V²_conv / unit = Σ_k m_k (W_k @ C_k.ravel() + g_inner @ C_k,in)``, with ``C_k,in``
+        the power-law extensions at the inner cells, ``m_k`` the components' scalings
+        (:func:`jaxjam.components.scalings`) and ``unit = G L_tot/R_e``
+        (:func:`jaxjam.scaling.v2_unit_kms2`).
     """
     x = np.asarray(x_arcsec, float)
     y = np.asarray(y_arcsec, float)
@@ -255,8 +261,9 @@ def convolution_operator(
     ny, nx = cart.shape
     kern = c.kernel
     nk = kern.shape[0] // 2
-    sd_a = c.spline_design.multiply(c.surf[:, None]).tocsr()  # Σ · spline design
-    sd_b = c.spline_design.multiply((c.surf * c.scale_b)[:, None]).tocsr()
+    powers = sorted(set(float(p) for p in outer_powers))
+    # Σ · (outer factor) · spline design, once per distinct outer power
+    sd = {p: c.spline_design.multiply((c.surf * c.outer**p)[:, None]).tocsr() for p in powers}
     is_inner = np.zeros(ny * nx, bool)
     is_inner[c.inner_idx] = True
     inner_pos = np.full(ny * nx, -1)
@@ -266,8 +273,7 @@ def convolution_operator(
     iy0, ix0 = np.divmod(idx[:, 0], nx)
     tile = max(2 * nk + 1, 1)
     order = np.lexsort((ix0, ix0 // tile, iy0 // tile))
-    w_a = np.zeros((x.size, c.coef.shape[0]))
-    w_b = np.zeros_like(w_a)
+    wk = {p: np.zeros((x.size, c.coef.shape[0])) for p in powers}
     g_in = np.zeros((x.size, c.inner_idx.size))
     for start in range(0, x.size, chunk):
         bins = order[start : start + chunk]
@@ -284,24 +290,33 @@ def convolution_operator(
                 ) * kern
         g = g[:, nk : nk + y1 - y0, nk : nk + x1 - x0].reshape(bins.size, -1)
         cells = (np.arange(y0, y1)[:, None] * nx + np.arange(x0, x1)[None, :]).ravel()
-        w_a[bins] = (sd_a[cells].T @ g.T).T
-        w_b[bins] = (sd_b[cells].T @ g.T).T
+        for p in powers:
+            wk[p][bins] = (sd[p][cells].T @ g.T).T
         inner = is_inner[cells]
         g_in[np.ix_(bins, inner_pos[cells[inner]])] = g[:, inner] * c.surf[cells[inner]]
-    return ConvolutionParts(w_a @ c.coef, w_b @ c.coef, g_in, c.inner)
+    at_nodes = {p: wk[p] @ c.coef for p in powers}
+    return ConvolutionParts(tuple(at_nodes[float(p)] for p in outer_powers), g_in, c.inner)
 
 
 def convolve_fft(
-    grid: PolarGrid, mge: MGE, x_arcsec, y_arcsec, psf: PSF, step_arcsec=None, pixang_deg=0.0
+    grid: PolarGrid,
+    mge: MGE,
+    x_arcsec,
+    y_arcsec,
+    psf: PSF,
+    step_arcsec=None,
+    pixang_deg=0.0,
+    outer_powers: tuple[float, ...] = (0.0, 1.0),
 ):
     """The FFT route as a pure JAX function of the node values (reference implementation).
 
     Returns
     -------
     callable
-        ``f(A_nodes, B_nodes, ml, mbh_over_l)`` → dimensionless convolved V² at the bins,
-        shape (n_bins,); A_nodes and B_nodes have shape (n_r, n_theta). Linear in its inputs,
-        jit- and grad-compatible. Multiply by ``G L_tot/R_e`` for (km/s)².
+        ``f(maps, scalings)`` → dimensionless convolved V² at the bins, shape (n_bins,);
+        ``maps`` has shape (n_components, n_r, n_theta) and ``scalings`` (n_components,)
+        (:func:`jaxjam.components.scalings`), one per entry of ``outer_powers``. Linear in
+        its inputs, jit- and grad-compatible. Multiply by ``G L_tot/R_e`` for (km/s)².
     """
     import jax.numpy as jnp
     from jax.scipy.signal import fftconvolve
@@ -314,7 +329,8 @@ def convolve_fft(
     cols = jnp.asarray(design.indices.reshape(-1, 16))
     vals = jnp.asarray(design.data.reshape(-1, 16))
     coef = jnp.asarray(c.coef)
-    surf, scale_b = jnp.asarray(c.surf), jnp.asarray(c.scale_b)
+    surf = jnp.asarray(c.surf)
+    outer = [jnp.asarray(c.outer ** float(p)) for p in outer_powers]
     kern, den = jnp.asarray(c.kernel), jnp.asarray(c.den)
     idx, w = cart.bilinear(x, y)
     idx, w = jnp.asarray(idx), jnp.asarray(w)
@@ -324,8 +340,8 @@ def convolve_fft(
         v = jnp.sum(vals * (coef @ nodes.ravel())[cols], axis=1)
         return v.at[c.inner_idx].set(inner_power_law(nodes, inner))
 
-    def f(A_nodes, B_nodes, ml, mbh_over_l):
-        v2 = ml * at_cells(A_nodes) + mbh_over_l * scale_b * at_cells(B_nodes)
+    def f(maps, scalings):
+        v2 = sum(scalings[k] * outer[k] * at_cells(maps[k]) for k in range(len(outer)))
         num = fftconvolve((surf * v2).reshape(cart.shape), kern, mode="same").ravel()
         return jnp.sum(w * (num / den)[idx], axis=1)
 

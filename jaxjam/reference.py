@@ -39,6 +39,7 @@ import io
 
 import numpy as np
 
+from jaxjam.components import DEFAULT, Component
 from jaxjam.constants import pc_per_arcsec
 from jaxjam.geometry import beta_eq37, check_q_int, check_ratio, inc_from_q_int
 from jaxjam.grid import PolarGrid
@@ -134,8 +135,9 @@ class JampyScale:
 
 STATUS_OK = 0
 STATUS_A_NONPOSITIVE = 1  # V² <= 0 somewhere for the stellar potential
-# A > 0, but jampy's linear response to a black hole of bh_max_fraction makes V² <= 0
-# somewhere (in practice near the outer edge, where B oscillates): a warning, not unphysical.
+# A > 0, but a component's response at its largest checked scaling (the black hole's
+# bh_max_fraction) makes V² <= 0 somewhere (in practice near the outer edge, where B
+# oscillates): a warning, not unphysical.
 STATUS_B_NONPOSITIVE = 2
 STATUS_NONFINITE = 3
 
@@ -146,18 +148,27 @@ class ComponentMaps:
 
     Attributes
     ----------
-    A, B : ndarray, shape (n_r, n_theta), float64
-        Dimensionless V² maps per unit M/L and per unit M_BH/L_tot (units of G L_tot/R_e).
+    maps : ndarray, shape (n_components, n_r, n_theta), float64
+        Dimensionless V² maps per unit of each component's scaling (units of G L_tot/R_e), in
+        the order of ``components``: A per unit M/L, B per unit M_BH/L_tot.
     status : int
         ``STATUS_OK`` (0) for a physical solution at every node; otherwise the reason not.
     inc_deg : float
         Inclination used, degrees.
+    components : tuple of Component
     """
 
-    A: np.ndarray
-    B: np.ndarray
+    maps: np.ndarray
     status: int
     inc_deg: float
+    components: tuple = DEFAULT
+
+    def __getitem__(self, symbol: str) -> np.ndarray:
+        """A component's map by its symbol (``maps["A"]``)."""
+        for c, m in zip(self.components, self.maps, strict=True):
+            if c.symbol == symbol:
+                return m
+        raise KeyError(f"no component {symbol!r} in {[c.symbol for c in self.components]}")
 
     @property
     def physical(self) -> bool:
@@ -176,12 +187,13 @@ def padded(mge: MGE, settings: JampySettings = CONVERGED) -> MGE:
     return mge.padded_outer(settings.pad_surf_factor, settings.pad_sigma_factor)
 
 
-def _proj(lum, inc_deg, mbh, distance_mpc, x, y, ratio, ml, settings, **kw):
-    """One quiet ``jam.axi.proj`` call (moment 'zz', the tracer is also the potential)."""
+def _proj(lum, inc_deg, mbh, distance_mpc, x, y, ratio, ml, settings, pot=None, **kw):
+    """One quiet ``jam.axi.proj`` call (moment 'zz'; the potential is the tracer, or ``pot``)."""
     import jampy as jam
 
+    pot = lum if pot is None else pot
     with contextlib.redirect_stdout(io.StringIO()):
-        return jam.axi.proj(lum, lum, inc_deg, mbh, distance_mpc, x, y, beta=beta_eq37(ratio),
+        return jam.axi.proj(lum, pot, inc_deg, mbh, distance_mpc, x, y, beta=beta_eq37(ratio),
                             moment="zz", ml=ml, plot=False, quiet=True, nang=int(settings.nang),
                             nlos=int(settings.nlos), **kw)  # fmt: skip
 
@@ -277,13 +289,15 @@ def grid_maps(
     settings: JampySettings = LABELS,
     scale: JampyScale = JampyScale(),
     nodes: np.ndarray | None = None,
+    components: tuple[Component, ...] = DEFAULT,
 ) -> ComponentMaps:
-    """The component maps A and B by jampy on the polar grid (no PSF).
+    """The component maps by jampy on the polar grid (no PSF), by each component's label.
 
-    ``A`` is jampy's V² for Υ = 1 and no black hole; ``B`` is its linear response to a black
-    hole, ``(V²(Υ=1, M_ref) − A)/M_ref`` with ``M_ref = settings.bh_ref_fraction · L_tot``,
-    which reproduces direct jampy calls to ≲ 1e-6 for M_BH/(Υ L_tot) ≤ 1e-2 (jampy's outer
-    boundary condition makes a black hole alone slightly nonlinear).
+    For the stars ``A`` is jampy's V² for Υ = 1 and no black hole; for the black hole ``B`` is
+    its linear response, ``(V²(Υ=1, M_ref) − A)/M_ref`` with ``M_ref = settings.bh_ref_fraction
+    · L_tot``, which reproduces direct jampy calls to ≲ 1e-6 for M_BH/(Υ L_tot) ≤ 1e-2
+    (jampy's outer boundary condition makes a black hole alone slightly nonlinear). Each jampy
+    call is made once however many labels use it.
 
     Parameters
     ----------
@@ -301,6 +315,8 @@ def grid_maps(
     nodes : ndarray of bool, shape (n_r, n_theta), optional
         Only compute these nodes (the others are NaN); default all. A certificate needs only
         the nodes that its bins reach.
+    components : tuple of Component
+        The maps to compute (:mod:`jaxjam.components`), the first the stars'.
 
     Returns
     -------
@@ -326,26 +342,34 @@ def grid_maps(
     x = x_re[sel] * scale.re_arcsec
     y = y_re[sel] * scale.re_arcsec
     unit = v2_unit_kms2(scale.lum_lsun, scale.re_arcsec, scale.distance_mpc)
-    m_ref = settings.bh_ref_fraction * scale.lum_lsun
+    calls = {}
 
-    def second_moment(mbh):
-        out = _proj(lum, inc, mbh, scale.distance_mpc, x, y, ratio, 1, settings, interp=False)
-        full = np.full(grid.shape, np.nan)
-        full[sel] = np.asarray(out.vel2[2, 2], float)
-        return full
+    def second_moment(mbh_msun=0.0, extra=None):
+        """jampy's V² (Υ = 1) with a black hole and extra potential Gaussians (surf in Msun/pc²,
+        sigma in arcsec, q), computed once per distinct call."""
+        key = (float(mbh_msun), None if extra is None else np.asarray(extra, float).tobytes())
+        if key not in calls:
+            pot = None
+            if extra is not None:
+                pot = tuple(
+                    np.concatenate([a, np.atleast_1d(e)]) for a, e in zip(lum, extra, strict=True)
+                )
+            out = _proj(lum, inc, mbh_msun, scale.distance_mpc, x, y, ratio, 1, settings, pot,
+                        interp=False)  # fmt: skip
+            full = np.full(grid.shape, np.nan)
+            full[sel] = np.asarray(out.vel2[2, 2], float)
+            calls[key] = full
+        return calls[key]
 
-    v2_star = second_moment(0.0)
-    v2_bh = second_moment(m_ref)
-    A = v2_star / unit
-    B = (v2_bh - v2_star) / m_ref * scale.lum_lsun / unit
-
-    a, b = A[sel], B[sel]
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+    maps = np.stack([c.label(second_moment, scale, settings) / unit for c in components])
+    at = maps[:, sel]
+    if not np.all(np.isfinite(at)):
         status = STATUS_NONFINITE
-    elif np.min(a) <= 0:
+    elif np.min(at[0]) <= 0:
         status = STATUS_A_NONPOSITIVE
-    elif np.min(a + settings.bh_max_fraction * b) <= 0:
+    elif any(np.min(at[0] + c.max_weight(settings) * at[k]) <= 0
+             for k, c in enumerate(components) if c.max_weight is not None):  # fmt: skip
         status = STATUS_B_NONPOSITIVE
     else:
         status = STATUS_OK
-    return ComponentMaps(A=A, B=B, status=status, inc_deg=inc)
+    return ComponentMaps(maps=maps, status=status, inc_deg=inc, components=tuple(components))

@@ -12,6 +12,8 @@ functions use only arithmetic operators, so they work on NumPy and JAX arrays al
 
 from __future__ import annotations
 
+import numpy as np
+
 from jaxjam.constants import G_PC_KMS2_PER_MSUN, pc_per_arcsec
 
 __all__ = ["v2_unit_kms2", "vrms2_from_components"]
@@ -32,24 +34,24 @@ def v2_unit_kms2(lum_lsun, re_arcsec, distance_mpc):
     return G_PC_KMS2_PER_MSUN * lum_lsun / (re_arcsec * pc_per_arcsec(distance_mpc))
 
 
-def vrms2_from_components(A, B, ml, mbh_msun, lum_lsun, re_arcsec, distance_mpc):
+def vrms2_from_components(maps, scalings, lum_lsun, re_arcsec, distance_mpc):
     """Physical V_rms² in (km/s)² from the dimensionless component maps.
 
     Parameters
     ----------
-    A, B : array_like
-        Dimensionless second-moment maps (any matching shape).
-    ml : float
-        Mass-to-light ratio Υ of the stellar potential, Msun/Lsun.
-    mbh_msun : float
-        Black-hole mass, Msun.
+    maps : array_like, shape (n_components, ...)
+        Dimensionless second-moment maps, one per component (:mod:`jaxjam.components`: A, B).
+    scalings : array_like, shape (n_components,)
+        The components' mass scalings (:func:`jaxjam.components.scalings`: Υ in Msun/Lsun,
+        M_BH/L_tot in Msun/Lsun).
     lum_lsun, re_arcsec, distance_mpc : float
         Total luminosity (Lsun), effective radius (arcsec) and distance (Mpc) of the galaxy.
 
     Returns
     -------
     array
-        V_rms² in (km/s)², same shape as ``A``.
+        V_rms² in (km/s)², shape ``maps.shape[1:]``.
     """
     unit = v2_unit_kms2(lum_lsun, re_arcsec, distance_mpc)
-    return unit * (ml * A + (mbh_msun / lum_lsun) * B)
+    maps = np.asarray(maps)
+    return unit * np.tensordot(np.asarray(scalings, float), maps, axes=1)

@@ -2,13 +2,14 @@
 
 During a fit the photometry's features, the operator and the head are fixed, so the two
 sampled parameters that reach the network, q_int and ratio, are all it depends on. The
-bin-integrated ``(a, b, logit)`` of :func:`jaxjam.fused.make_bins_fn` (2 n_bins + 1 numbers)
-is then one smooth function on the prior's (q_int, ratio) box. :func:`tabulate` evaluates the
-exact network once per fit at a tensor grid of Chebyshev nodes (one batched call, ~0.1 s) and
-keeps the interpolant's coefficients; :func:`table_bins` evaluates it and its two
-derivatives per step, a contraction of the coefficients with two short basis vectors instead
-of seven matmuls through the MLP. This collapses the per-fit-constant part of the likelihood
-once, as the forward operator W does.
+bin-integrated component values and logit of :func:`jaxjam.fused.make_bins_fn`
+(``(c_0 | c_1 | ... | logit)``, n_components · n_bins + 1 numbers: (a | b | logit) for the stars
+and the black hole) is then one smooth function on the prior's (q_int, ratio) box.
+:func:`tabulate` evaluates the exact network once per fit at a tensor grid of Chebyshev
+nodes (one batched call, ~0.1 s) and keeps the interpolant's coefficients; :func:`table_bins`
+evaluates it and its two derivatives per step, a contraction of the coefficients with two short
+basis vectors instead of seven matmuls through the MLP. This collapses the per-fit-constant
+part of the likelihood once, as the forward operator W does.
 
 The interpolation variables are ψ = arccos(q_int / q'min) ∈ [0, π/2) and ``ratio``. The network
 sees q_int and cos i = sqrt((q'min² − q_int²)/(1 − q_int²)) (:func:`jaxjam.transforms.jam_scalars`).
@@ -50,22 +51,22 @@ RANK_BLOCK = 32
 
 
 class BinsTable(NamedTuple):
-    """Chebyshev coefficients of one fit's ``(a, b, logit)`` in (ψ, ratio) (a pytree).
+    """Chebyshev coefficients of one fit's ``(c | logit)`` in (ψ, ratio) (a pytree).
 
-    The 2 n_bins + 1 outputs, ``a`` (n_bins), ``b`` (n_bins) and the physicality logit as
-    :func:`jaxjam.fused.make_bins_fn` returns them, are ``mean + y @ basis``: y holds the
-    coordinates on the leading singular vectors of the tabulated values (they are smooth maps
-    of two variables: on M32, 60 to 72 reproduce the 351 outputs to 1e-6), and each coordinate is a
-    Chebyshev series.
+    The n_components · n_bins + 1 outputs, each component's ``c_k`` (n_bins) and the
+    physicality logit as :func:`jaxjam.fused.make_bins_fn` returns them, are
+    ``mean + y @ basis``: y holds the coordinates on the leading singular vectors of the
+    tabulated values (they are smooth maps of two variables: on M32, 60 to 72 reproduce the 351
+    outputs to 1e-6), and each coordinate is a Chebyshev series.
 
     Attributes
     ----------
     coef : array, shape (n_ratio, n_psi, rank)
         Coefficients of T_i(s) T_j(t) at ``[j, i]``, s (from ψ) and t (from ratio) mapped onto
         [−1, 1]; ratio first, so that contracting it is one plain matmul.
-    basis : array, shape (rank, 2 n_bins + 1)
+    basis : array, shape (rank, n_out)
         The singular vectors, scaled back to the outputs' units.
-    mean : array, shape (2 n_bins + 1,)
+    mean : array, shape (n_out,)
     qobs_min : array, shape ()
         The MGE's q'min: ψ = arccos(q_int / q'min).
     psi_range, ratio_range : array, shape (2,)
@@ -98,6 +99,7 @@ def tabulate(
     nodes: tuple[int, int] = (32, 24),
     rank_tol: float = 1e-6,
     rank_multiple: int = RANK_BLOCK,
+    n_components: int = 2,
 ) -> BinsTable:
     """Tabulate ``values`` on the (q_int, ratio) box at Chebyshev nodes.
 
@@ -105,7 +107,7 @@ def tabulate(
     ----------
     values : callable
         ``values(q_int, ratio) → (m, n_out)`` for arrays of shape (m,): the exact function,
-        e.g. ``(a | b | logit)`` of :func:`jaxjam.fused.make_bins_fn`, batched.
+        ``(c_0 | ... | c_{n-1} | logit)`` of :func:`jaxjam.fused.make_bins_fn`, batched.
     qobs_min : float
         The MGE's q'min.
     q_int_bounds, ratio_bounds : (float, float)
@@ -114,10 +116,12 @@ def tabulate(
         Nodes in ψ and in ratio (≥ 2 each): the interpolant's degree plus one.
     rank_tol : float
         The fewest singular vectors are kept that reproduce the values at the nodes to
-        ``rank_tol`` times the largest |a|, the largest |b| and 1 for the logit.
+        ``rank_tol`` times the largest |c_k| for each component and 1 for the logit.
     rank_multiple : int
         The rank is padded with zero vectors (exact) to a multiple of this, so that tables
         of different galaxies mostly share their shapes and a compiled fit is reused.
+    n_components : int
+        Component blocks of the outputs before the logit.
 
     Returns
     -------
@@ -143,7 +147,7 @@ def tabulate(
     f = np.asarray(values(q_int.ravel(), grid_ratio.ravel()), np.float64)
     if not np.all(np.isfinite(f)):
         raise ValueError("the function tabulated is not finite at every node")
-    y, basis, mean = _low_rank(f, rank_tol)
+    y, basis, mean = _low_rank(f, rank_tol, n_components)
     y = y.reshape(n_psi, n_ratio, -1)
     # y = V_s · c · V_tᵀ per coordinate, V the (square, well-conditioned) Chebyshev Vandermonde
     inv_s = np.linalg.inv(chebyshev.chebvander(s, n_psi - 1))
@@ -166,13 +170,18 @@ def table_rank(table: BinsTable) -> int:
     return int(np.count_nonzero(np.abs(np.asarray(table.basis)).sum(1)))
 
 
-def _low_rank(f, tol: float):
+def _blocks(n_out: int, n_components: int) -> list[slice]:
+    n_bins = (n_out - 1) // n_components
+    return [slice(k * n_bins, (k + 1) * n_bins) for k in range(n_components)]
+
+
+def _low_rank(f, tol: float, n_components: int):
     """``f ≈ mean + y @ basis`` with the fewest singular vectors that keep the error at every
-    row within ``tol`` × (max |a|, max |b|, 1) of the (a | b | logit) columns of f, shape
-    (m, 2 n_bins + 1). Returns y (m, rank), basis (rank, n_out) and mean (n_out,)."""
-    n_bins = (f.shape[1] - 1) // 2
+    row within ``tol`` × (max |c_k| per component block, 1 for the logit) of the columns of f,
+    shape (m, n_components · n_bins + 1). Returns y (m, rank), basis (rank, n_out) and mean
+    (n_out,)."""
     scale = np.ones(f.shape[1])
-    for sl in (slice(0, n_bins), slice(n_bins, 2 * n_bins)):
+    for sl in _blocks(f.shape[1], n_components):
         scale[sl] = np.abs(f[:, sl]).max(initial=0.0) or 1.0
     g = f / scale
     mean = g.mean(0)
@@ -255,8 +264,8 @@ def _table_x_jvp(primals, tangents):
 _table_x.defjvp(_table_x_jvp, symbolic_zeros=True)
 
 
-def table_bins(table: BinsTable, q_int, ratio):
-    """``(a, b, logit)`` at one (q_int, ratio), as :func:`jaxjam.fused.make_bins_fn` gives them.
+def table_bins(table: BinsTable, q_int, ratio, n_components: int = 2):
+    """``(c, logit)`` at one (q_int, ratio), as :func:`jaxjam.fused.make_bins_fn` gives them.
 
     Parameters
     ----------
@@ -264,11 +273,13 @@ def table_bins(table: BinsTable, q_int, ratio):
     q_int, ratio : scalar
         Inside the tabulated box (the prior's bounds; not checked, as the sampler's transforms
         keep them there).
+    n_components : int
+        As tabulated (static).
 
     Returns
     -------
-    a, b : array, shape (n_bins,)
-        Dimensionless bin integrals of A and B (:mod:`jaxjam.fused`).
+    c : tuple of n_components arrays, shape (n_bins,)
+        Dimensionless bin integrals of the component maps (:mod:`jaxjam.fused`).
     logit : array, shape ()
         Logit of the probability that JAM has a physical solution.
 
@@ -276,8 +287,8 @@ def table_bins(table: BinsTable, q_int, ratio):
     derivatives (a forward-mode rule, as :func:`jaxjam.fused.make_bins_fn`).
     """
     out = _table_x(table, jnp.stack([q_int, ratio]))
-    n_bins = (out.shape[-1] - 1) // 2
-    return out[:n_bins], out[n_bins : 2 * n_bins], out[2 * n_bins]
+    n_bins = (out.shape[-1] - 1) // n_components
+    return tuple(out[k * n_bins : (k + 1) * n_bins] for k in range(n_components)), out[-1]
 
 
 @jax.jit
@@ -287,25 +298,26 @@ def _table_batch(table: BinsTable, q_int, ratio):
 
 
 def table_error(table: BinsTable, values, q_int_bounds, ratio_bounds, n_points: int = 64,
-                seed: int = 0) -> dict:  # fmt: skip
+                seed: int = 0, n_components: int = 2) -> dict:  # fmt: skip
     """Measured error of the table against ``values`` at uniform random points of the box.
 
     Parameters
     ----------
     table : BinsTable
     values : callable
-        The exact function, as for :func:`tabulate`, with outputs ``(a | b | logit)``.
+        The exact function, as for :func:`tabulate`, with outputs ``(c_0 | ... | logit)``.
     q_int_bounds, ratio_bounds : (float, float)
     n_points : int
     seed : int
         Seed of the NumPy generator of the points.
+    n_components : int
 
     Returns
     -------
     dict
-        ``max_rel_error_a`` and ``max_rel_error_b``: max over points and bins of
-        ``|table − exact|`` over the largest ``|exact|`` of that output at the point;
-        ``max_abs_error_logit``; ``n_points`` and ``seed``.
+        ``max_rel_error``: per component block, max over points and bins of
+        ``|table − exact|`` over the largest ``|exact|`` of that block at the point (a list,
+        in component order); ``max_abs_error_logit``; ``n_points`` and ``seed``.
     """
     rng = np.random.default_rng(seed)
     q = rng.uniform(*q_int_bounds, n_points)
@@ -313,15 +325,13 @@ def table_error(table: BinsTable, values, q_int_bounds, ratio_bounds, n_points: 
     exact = np.asarray(values(q, r), np.float64)
     got = np.asarray(_table_batch(table, jnp.asarray(q, jnp.float32), jnp.asarray(r, jnp.float32)),
                      np.float64)  # fmt: skip
-    n_bins = (exact.shape[1] - 1) // 2
     err = np.abs(got - exact)
 
     def rel(sl):
         return float(np.max(err[:, sl].max(1) / np.abs(exact[:, sl]).max(1)))
 
     return {
-        "max_rel_error_a": rel(slice(0, n_bins)),
-        "max_rel_error_b": rel(slice(n_bins, 2 * n_bins)),
+        "max_rel_error": [rel(sl) for sl in _blocks(exact.shape[1], n_components)],
         "max_abs_error_logit": float(err[:, -1].max()),
         "n_points": n_points,
         "seed": seed,

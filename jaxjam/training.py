@@ -103,7 +103,12 @@ def _qobs_min(batch) -> np.ndarray:
     return q.min(axis=-1)
 
 
-FIELDS = ["image", "q_int", "ratio", "mge_qobs", "mge_mask", "A", "B", "status"]
+FIELDS = ["image", "q_int", "ratio", "mge_qobs", "mge_mask", "status"]
+
+
+def fields(components) -> list[str]:
+    """The store arrays training reads: :data:`FIELDS` and each component's map."""
+    return FIELDS + [c.symbol for c in components]
 
 
 def prepare_batch(batch: dict, norm: Normalization, bh_fraction: float = 1e-2) -> dict:
@@ -112,37 +117,44 @@ def prepare_batch(batch: dict, norm: Normalization, bh_fraction: float = 1e-2) -
     physical = np.isin(status, (0, 2))
     # unphysical samples only train the physicality output; their maps may be NaN (a jampy
     # failure, status 3), and a masked NaN would still poison the loss (0 × NaN = NaN)
-    A = np.where(physical[:, None, None], batch["A"], 1.0).astype(np.float64)
-    B = np.where(physical[:, None, None], batch["B"], 0.0).astype(np.float64)
-    za, zb = norm.encode_targets(A, B)
+    comps = norm.components
+    maps = np.stack([np.where(physical[:, None, None], batch[c.symbol],
+                              1.0 if c.target == "log" else 0.0)
+                     for c in comps], axis=1).astype(np.float64)  # fmt: skip
     scalars = jam_scalars(batch["q_int"], batch["ratio"], _qobs_min(batch))
+    # 1 / V² with every "linear_r" response (the black hole's) at a scaling of bh_fraction
+    # M/L: the Vrms weight of their errors
+    v2 = maps[:, 0] + sum(bh_fraction * np.clip(maps[:, k], 0, None)
+                          for k, c in enumerate(comps) if c.target == "linear_r")  # fmt: skip
     return {
         "image": norm.standardize_image(batch["image"]).astype(np.float32),
         "scalars": norm.standardize_scalars(scalars).astype(np.float32),
-        "za": za.astype(np.float32),
-        "zb": zb.astype(np.float32),
-        # 1 / V² at M_BH/(Υ L) = bh_loss_fraction, for the Vrms weight of the B error
-        "inv_v2": (1.0 / (A + bh_fraction * np.clip(B, 0, None))).astype(np.float32),
+        "z": norm.encode_targets(maps).astype(np.float32),
+        "inv_v2": (1.0 / v2).astype(np.float32),
         "physical": physical.astype(np.float32),
     }
 
 
 def _loss_fn(graphdef, params, rest, batch, norm_arrays, cfg: TrainConfig):
     model = nnx.merge(graphdef, params, rest)
-    za, zb, logit = model(batch["image"], batch["scalars"])
-    log_a_std, b_r_std, r = norm_arrays
+    z, logit = model(batch["image"], batch["scalars"])
+    stds, r, linear = norm_arrays
     w = batch["physical"][:, None, None]
-    n_phys = jnp.maximum(batch["physical"].sum(), 1.0) * za.shape[-1] * za.shape[-2]
-    err_a = 0.5 * (za - batch["za"]) * log_a_std
-    err_b = 0.5 * cfg.bh_loss_fraction * (zb - batch["zb"]) * b_r_std / r[:, None] * batch["inv_v2"]
-    map_loss = jnp.sum(w * (err_a**2 + err_b**2)) / n_phys
+    n_phys = jnp.maximum(batch["physical"].sum(), 1.0) * z.shape[-1] * z.shape[-2]
+    errs = []
+    for k, is_linear in enumerate(linear):
+        e = 0.5 * (z[:, k] - batch["z"][:, k]) * stds[k]
+        if is_linear:  # error of the response at its loss scaling, relative to V²
+            e = cfg.bh_loss_fraction * e / r[:, None] * batch["inv_v2"]
+        errs.append(e)
+    map_loss = jnp.sum(w * sum(e**2 for e in errs)) / n_phys
     bce = optax.sigmoid_binary_cross_entropy(logit, batch["physical"]).mean()
     loss = map_loss + cfg.physical_loss_weight * bce
     return loss, {
         "loss": loss,
         "map_loss": map_loss,
         "bce": bce,
-        "rms_rel_vrms_a": jnp.sqrt(jnp.sum(w * err_a**2) / n_phys),
+        "rms_rel_vrms_a": jnp.sqrt(jnp.sum(w * errs[0] ** 2) / n_phys),
     }
 
 
@@ -152,7 +164,7 @@ def _batches(store, indices, seed, drop_last, norm, cfg):
         cfg.batch_size,
         seed=seed,
         indices=indices,
-        fields=FIELDS,
+        fields=fields(norm.components),
         window_chunks=cfg.window_chunks,
         drop_last=drop_last,
     ):
@@ -265,7 +277,8 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     train_idx, val_idx = _split(store, data, config)
     init = _init_model(config, store.manifest) if config.init_model else None
     norm = _normalization(store, train_idx, config, run_dir / "normalization.json", init)
-    norm_arrays = (jnp.asarray(norm.log_a_std), jnp.asarray(norm.b_r_std), jnp.asarray(norm.r_re))
+    norm_arrays = (tuple(jnp.asarray(s) for s in norm.target_std), jnp.asarray(norm.r_re),
+                   tuple(c.target == "linear_r" for c in norm.components))  # fmt: skip
 
     model = init[0] if init is not None else EmulatorNet(config.network, nnx.Rngs(config.seed))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
@@ -346,8 +359,9 @@ def _split(store, data, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
 def _normalization(store, train_idx, config: TrainConfig, norm_file: Path, init):
     """The run's normalisation: as recorded, the initial model's, or measured on up to
     ``norm_samples`` physical training samples (then recorded)."""
+    comps = _store_components(store, config)
     if norm_file.exists():
-        return Normalization.from_dict(json.loads(norm_file.read_text()))
+        return Normalization.from_dict(json.loads(norm_file.read_text()), comps)
     if init is not None:
         norm = init[1]
     else:
@@ -355,14 +369,27 @@ def _normalization(store, train_idx, config: TrainConfig, norm_file: Path, init)
         phys = train_idx[np.isin(status, (0, 2))]
         rng = np.random.default_rng(config.seed)
         pick = np.sort(rng.choice(phys, size=min(config.norm_samples, phys.size), replace=False))
-        s = store.read(pick, FIELDS)
+        s = store.read(pick, fields(comps))
         g = store.manifest["grid"]
         grid_r = np.exp(np.linspace(np.log(g["r_min_re"]), np.log(g["r_max_re"]), g["n_r"]))
-        norm = Normalization.fit(
-            s["image"], jam_scalars(s["q_int"], s["ratio"], _qobs_min(s)), s["A"], s["B"], grid_r
-        )
+        maps = np.stack([s[c.symbol] for c in comps], axis=1)
+        norm = Normalization.fit(s["image"], jam_scalars(s["q_int"], s["ratio"], _qobs_min(s)),
+                                 maps, grid_r, components=comps)  # fmt: skip
     norm_file.write_text(json.dumps(norm.to_dict()))
     return norm
+
+
+def _store_components(store, config: TrainConfig):
+    """The store's model components (stores before the component list: stars and black hole),
+    checked against the network's outputs."""
+    from jaxjam import components
+
+    comps = components.by_name(store.manifest["config"].get("components", ("stars", "black_hole")))
+    if config.network.n_components != len(comps):
+        raise ValueError(f"the store labels {len(comps)} components "
+                         f"{components.names(comps)}; set network.n_components = {len(comps)} "
+                         f"(it is {config.network.n_components})")  # fmt: skip
+    return comps
 
 
 def _optimizer(config: TrainConfig, steps_per_epoch: int):

@@ -7,11 +7,16 @@ Inputs
     range), standardised.
 
 Targets
-    - ``log A`` per node, standardised per node. A relative error δ in Vrms is an error 2δ in
-      log A, so the loss on log A weighs every node equally in Vrms space.
-    - ``B · r`` per node (r in R_e), standardised per node. B behaves like a Keplerian
-      ``1/r`` near the black hole and oscillates around zero far from it, so it has no log;
-      ``B·r`` is O(1) and smooth.
+    One map per model component (:mod:`jaxjam.components`), by the component's ``target``:
+
+    - ``"log"`` (the stars' A): ``log C`` per node, standardised per node. A relative error δ
+      in Vrms is an error 2δ in log C, so the loss on it weighs every node equally in Vrms space.
+    - ``"linear_r"`` (the black hole's B): ``C · r`` per node (r in R_e), standardised per node.
+      B behaves like a Keplerian ``1/r`` near the black hole and oscillates around zero far
+      from it, so it has no log; ``B·r`` is O(1) and smooth.
+
+    Saved under ``log_<symbol>_mean``/``_std`` and ``<symbol>_r_mean``/``_std`` (``log_a_mean``,
+    ``b_r_mean``, ...).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
+from jaxjam.components import DEFAULT, Component
 from jaxjam.geometry import Q_INT_MIN
 
 __all__ = ["N_SCALARS", "SCALAR_NAMES", "Normalization", "jam_scalars"]
@@ -54,6 +60,13 @@ def jam_scalars(q_int, ratio, qobs_min):
     return xp.stack([q_int, ratio, xp.log(ratio), qobs_min, position, cos_inc], axis=-1)
 
 
+def _keys(c: Component) -> tuple[str, str]:
+    """The saved names of a component's target statistics."""
+    sym = c.symbol.lower()
+    stem = f"log_{sym}" if c.target == "log" else f"{sym}_r"
+    return f"{stem}_mean", f"{stem}_std"
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Normalization:
     """Means and standard deviations of inputs and targets, measured on the training set.
@@ -62,43 +75,49 @@ class Normalization:
     ----------
     image_mean, image_std : shape (n_r_img, n_theta_img)
     scalar_mean, scalar_std : shape (N_SCALARS,)
-    log_a_mean, log_a_std : shape (n_r, n_theta)
-    b_r_mean, b_r_std : shape (n_r, n_theta)
-    r_re : shape (n_r,), grid radii (R_e) used for ``B·r``
+    target_mean, target_std : tuple of arrays, shape (n_r, n_theta) each
+        Per component, of its transformed map (module docstring).
+    r_re : shape (n_r,), grid radii (R_e) of the ``"linear_r"`` targets
+    components : tuple of Component
     """
 
     image_mean: np.ndarray
     image_std: np.ndarray
     scalar_mean: np.ndarray
     scalar_std: np.ndarray
-    log_a_mean: np.ndarray
-    log_a_std: np.ndarray
-    b_r_mean: np.ndarray
-    b_r_std: np.ndarray
+    target_mean: tuple
+    target_std: tuple
     r_re: np.ndarray
+    components: tuple = DEFAULT
 
     @classmethod
-    def fit(cls, images, scalars, A, B, r_re, floor: float = 1e-6) -> Normalization:
+    def fit(cls, images, scalars, maps, r_re, floor: float = 1e-6,
+            components: tuple[Component, ...] = DEFAULT) -> Normalization:  # fmt: skip
         """Measure the statistics on (a sample of) the training data.
 
         Parameters
         ----------
         images : array, shape (n, n_r_img, n_theta_img)
         scalars : array, shape (n, N_SCALARS)
-        A, B : array, shape (n, n_r, n_theta), physical samples only (A > 0)
+        maps : array, shape (n, n_components, n_r, n_theta)
+            Physical samples only (the ``"log"`` components' maps > 0).
         r_re : array, shape (n_r,)
+        components : tuple of Component
         """
-        A = np.asarray(A, np.float64)
-        if np.any(A <= 0):
-            raise ValueError("Normalization.fit needs physical samples only (A > 0 everywhere)")
-        log_a = np.log(A)
-        b_r = np.asarray(B, np.float64) * np.asarray(r_re)[:, None]
+        maps = np.asarray(maps, np.float64)
+        r = np.asarray(r_re, np.float64)[:, None]
+        for k, c in enumerate(components):
+            if c.target == "log" and np.any(maps[:, k] <= 0):
+                raise ValueError(f"Normalization.fit needs physical samples only ({c.name}: "
+                                 f"{c.symbol} > 0 everywhere)")  # fmt: skip
 
         def stats(x):
             return x.mean(0).astype(np.float32), np.maximum(x.std(0), floor).astype(np.float32)
 
+        targets = [stats(_forward(c, maps[:, k], r, np)) for k, c in enumerate(components)]
         return cls(*stats(np.asarray(images, np.float64)), *stats(np.asarray(scalars)),
-                   *stats(log_a), *stats(b_r), np.asarray(r_re, np.float32))  # fmt: skip
+                   tuple(m for m, _ in targets), tuple(s for _, s in targets),
+                   np.asarray(r_re, np.float32), tuple(components))  # fmt: skip
 
     # ---------------------------------------------------------------- inputs
     def standardize_image(self, image):
@@ -108,30 +127,53 @@ class Normalization:
         return (scalars - self.scalar_mean) / self.scalar_std
 
     # ---------------------------------------------------------------- targets
-    def encode_targets(self, A, B):
-        """(A, B) → standardised (z_A, z_B), each shape (..., n_r, n_theta)."""
-        xp = jnp if isinstance(A, jnp.ndarray) else np
-        z_a = (xp.log(A) - self.log_a_mean) / self.log_a_std
-        z_b = (B * self.r_re[:, None] - self.b_r_mean) / self.b_r_std
-        return z_a, z_b
+    def encode_targets(self, maps):
+        """Component maps → standardised targets, both shape (..., n_components, n_r, n_theta)."""
+        xp = jnp if isinstance(maps, jnp.ndarray) else np
+        r = self.r_re[:, None]
+        return xp.stack([(_forward(c, maps[..., k, :, :], r, xp) - self.target_mean[k])
+                         / self.target_std[k] for k, c in enumerate(self.components)],
+                        axis=-3)  # fmt: skip
 
-    def decode_targets(self, z_a, z_b):
-        """Standardised network outputs → (A, B), dimensionless, shape (..., n_r, n_theta)."""
-        xp = jnp if isinstance(z_a, jnp.ndarray) else np
-        A = xp.exp(z_a * self.log_a_std + self.log_a_mean)
-        B = (z_b * self.b_r_std + self.b_r_mean) / self.r_re[:, None]
-        return A, B
+    def decode_targets(self, z):
+        """Standardised network outputs (..., n_components, n_r, n_theta) → dimensionless
+        component maps (units of G L_tot/R_e per unit scaling), same shape."""
+        xp = jnp if isinstance(z, jnp.ndarray) else np
+        r = self.r_re[:, None]
+        out = []
+        for k, c in enumerate(self.components):
+            t = z[..., k, :, :] * self.target_std[k] + self.target_mean[k]
+            out.append(xp.exp(t) if c.target == "log" else t / r)
+        return xp.stack(out, axis=-3)
 
     # ---------------------------------------------------------------- I/O
     def to_dict(self) -> dict:
-        return {
-            f.name: np.asarray(getattr(self, f.name)).tolist() for f in dataclasses.fields(self)
-        }
+        out = {k: np.asarray(getattr(self, k)).tolist()
+               for k in ("image_mean", "image_std", "scalar_mean", "scalar_std")}  # fmt: skip
+        for k, c in enumerate(self.components):
+            km, ks = _keys(c)
+            out[km] = np.asarray(self.target_mean[k]).tolist()
+            out[ks] = np.asarray(self.target_std[k]).tolist()
+        out["r_re"] = np.asarray(self.r_re).tolist()
+        return out
 
     @classmethod
-    def from_dict(cls, d: dict) -> Normalization:
-        names = [f.name for f in dataclasses.fields(cls)]
+    def from_dict(cls, d: dict, components: tuple[Component, ...] = DEFAULT) -> Normalization:
+        names = ["image_mean", "image_std", "scalar_mean", "scalar_std", "r_re"]
+        names += [k for c in components for k in _keys(c)]
         missing = set(names) - set(d)
         if missing:
             raise ValueError(f"normalisation is missing {sorted(missing)}")
-        return cls(**{k: np.asarray(d[k], np.float32) for k in names})
+
+        def arr(k):
+            return np.asarray(d[k], np.float32)
+
+        return cls(arr("image_mean"), arr("image_std"), arr("scalar_mean"), arr("scalar_std"),
+                   tuple(arr(_keys(c)[0]) for c in components),
+                   tuple(arr(_keys(c)[1]) for c in components), arr("r_re"),
+                   tuple(components))  # fmt: skip
+
+
+def _forward(c: Component, m, r, xp):
+    """A component's map → its untransformed target (log C or C·r)."""
+    return xp.log(m) if c.target == "log" else m * r

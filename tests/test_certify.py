@@ -38,9 +38,10 @@ def test_jampy_at_the_bins_equals_the_exact_layer_fed_with_jampy_grid_maps(emu, 
     norm, re, _ = m.normalized()
     scale = JampyScale(galaxy.distance_mpc, re, float(m.luminosity_lsun(galaxy.distance_mpc)))
     maps = grid_maps(norm, q, ratio, emu.grid, CONVERGED, scale, nodes)
-    assert maps.physical and np.isnan(maps.A[~nodes]).all()
-    A, B = (jnp.asarray(extend_outward(a, nodes)) for a in (maps.A, maps.B))
-    layer = np.sqrt(np.asarray(apply_operator(op, A, B, 10**lg_ml, 10**lg_mbh)))
+    assert maps.physical and np.isnan(maps["A"][~nodes]).all()
+    grid = jnp.asarray(np.stack([extend_outward(a, nodes) for a in maps.maps]))
+    scalings = np.array([10**lg_ml, 10**lg_mbh / op.lum_lsun])
+    layer = np.sqrt(np.asarray(apply_operator(op, grid, scalings)))
     err = np.abs(layer / direct - 1)
     assert np.median(err) < 3e-4 and err.max() < 6e-3, (np.median(err), err.max())
 
@@ -146,7 +147,7 @@ def test_certificate_fails_a_degraded_head(galaxy):
     n = bad.grid.n_r * bad.grid.n_theta
     noise = np.zeros(bias.shape, np.float32)
     noise[:n] = (
-        0.08 / np.ravel(bad.normalization.log_a_std) * np.random.default_rng(0).normal(size=n)
+        0.08 / np.ravel(bad.normalization.target_std[0]) * np.random.default_rng(0).normal(size=n)
     )
     bad = bad.with_state(with_head(bad.state, kernel, jnp.asarray(bias) + noise))
     res = fit(galaxy, FitConfig(**{**CFG.__dict__, "refine_maps": 0}), bad, progress=False,

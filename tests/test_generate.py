@@ -56,8 +56,8 @@ def test_store_contents(reference_store, tiny_config):
                                  d["mge_mask"][i])  # fmt: skip
     maps = component_maps(mge, d["q_int"][i], d["ratio"][i], tiny_config.grid,
                           tiny_config.labels)  # fmt: skip
-    np.testing.assert_array_equal(d["A"][i], maps.A.astype(np.float32))
-    np.testing.assert_array_equal(d["B"][i], maps.B.astype(np.float32))
+    np.testing.assert_array_equal(d["A"][i], maps["A"].astype(np.float32))
+    np.testing.assert_array_equal(d["B"][i], maps["B"].astype(np.float32))
     np.testing.assert_array_equal(d["image"][i], render_photometry(mge, tiny_config.image))
     assert np.all(d["A"][r.usable_indices()] > 0)
 

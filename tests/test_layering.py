@@ -12,7 +12,7 @@ SOURCES = {"jaxjam": "jaxjam", "jaxjam.inference": "inference", "jaxjam.data_gen
 CORE, LEARNING, REFERENCE, DATA_INFERENCE, COMMANDS = range(5)
 _CORE = ["jaxjam", "jaxjam.constants", "jaxjam.configs", "jaxjam.geometry", "jaxjam.grid",
          "jaxjam.mge", "jaxjam.photometry", "jaxjam.kinematics", "jaxjam.physics", "jaxjam.psf",
-         "jaxjam.forward", "jaxjam.scaling", "jaxjam.cluster"]  # fmt: skip
+         "jaxjam.forward", "jaxjam.scaling", "jaxjam.cluster", "jaxjam.components"]  # fmt: skip
 _LEARNING = ["jaxjam.network", "jaxjam.transforms", "jaxjam.checkpoint", "jaxjam.training",
              "jaxjam.evaluation", "jaxjam.emulator", "jaxjam.fused", "jaxjam.table",
              "jaxjam.error_model"]  # fmt: skip

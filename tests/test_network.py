@@ -28,19 +28,19 @@ def norm():
     rng = np.random.default_rng(0)
     r = np.geomspace(1e-3, 3, 8)
     return Normalization.fit(rng.normal(size=(20, 64, 64)), rng.normal(size=(20, N_SCALARS)),
-                             np.exp(rng.normal(size=(20, 8, 4))), rng.normal(size=(20, 8, 4)),
-                             r)  # fmt: skip
+                             np.stack([np.exp(rng.normal(size=(20, 8, 4))),
+                                       rng.normal(size=(20, 8, 4))], 1), r)  # fmt: skip
 
 
 def test_output_shapes(model):
     graphdef, state = nnx.split(model)
     feats = encode_fn(graphdef, state, jnp.zeros((3, 64, 64)))
     assert feats.shape == (3, 16)
-    za, zb, logit = decode_fn(graphdef, state, feats, jnp.zeros((3, N_SCALARS)))
-    assert za.shape == zb.shape == (3, 8, 4) and logit.shape == (3,)
-    za1, _, logit1 = model(jnp.zeros((64, 64)), jnp.zeros(N_SCALARS))  # unbatched
-    assert za1.shape == (8, 4) and logit1.shape == ()
-    np.testing.assert_allclose(za1, za[0], rtol=1e-5, atol=1e-6)
+    z, logit = decode_fn(graphdef, state, feats, jnp.zeros((3, N_SCALARS)))
+    assert z.shape == (3, 2, 8, 4) and logit.shape == (3,)  # (batch, components, n_r, n_theta)
+    z1, logit1 = model(jnp.zeros((64, 64)), jnp.zeros(N_SCALARS))  # unbatched
+    assert z1.shape == (2, 8, 4) and logit1.shape == ()
+    np.testing.assert_allclose(z1, z[0], rtol=1e-5, atol=1e-6)
 
 
 def test_forward_traces_once_per_shape(model):
@@ -67,8 +67,8 @@ def test_gradients_in_q_int_and_ratio_match_finite_differences(model, norm):
 
     def total_a(p):
         scal = norm.standardize_scalars(jam_scalars(p[0], p[1], qmin))
-        za, zb, _ = decode_fn(graphdef, state, feats, scal)
-        A, B = norm.decode_targets(za, zb)
+        z, _ = decode_fn(graphdef, state, feats, scal)
+        A, B = norm.decode_targets(z)
         return jnp.sum(jnp.sqrt(A + 1e-3 * jnp.abs(B)))
 
     p = jnp.array([0.3, 0.8])
@@ -112,15 +112,20 @@ def test_target_transform_round_trip(norm):
     rng = np.random.default_rng(1)
     A = np.exp(rng.normal(size=(5, 8, 4)))
     B = rng.normal(size=(5, 8, 4))
-    za, zb = norm.encode_targets(A, B)
-    A2, B2 = norm.decode_targets(za, zb)
+    A2, B2 = np.moveaxis(norm.decode_targets(norm.encode_targets(np.stack([A, B], 1))), 1, 0)
     np.testing.assert_allclose(A2, A, rtol=1e-5)
     np.testing.assert_allclose(B2, B, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="physical"):
         Normalization.fit(np.zeros((2, 64, 64)), np.zeros((2, N_SCALARS)),
-                          -np.ones((2, 8, 4)), np.zeros((2, 8, 4)), np.ones(8))  # fmt: skip
-    back = Normalization.from_dict(json.loads(json.dumps(norm.to_dict())))
-    np.testing.assert_array_equal(back.log_a_std, norm.log_a_std)
+                          np.stack([-np.ones((2, 8, 4)), np.zeros((2, 8, 4))], 1),
+                          np.ones(8))  # fmt: skip
+    saved = json.loads(json.dumps(norm.to_dict()))
+    # the names checkpoints have always used (the shipped model's metadata)
+    assert {"log_a_mean", "log_a_std", "b_r_mean", "b_r_std"} <= set(saved)
+    back = Normalization.from_dict(saved)
+    for k in range(2):
+        np.testing.assert_array_equal(back.target_std[k], norm.target_std[k])
+        np.testing.assert_array_equal(back.target_mean[k], norm.target_mean[k])
 
 
 def test_save_load_round_trip_is_bit_exact(tmp_path, model, norm):

@@ -33,9 +33,9 @@ def setup(emu, galaxy):
 
 
 def _maps(emu, state, mge, q_int, ratio):
-    A, B, _ = emu.maps_fn(state, emu.features(mge), jnp.float32(q_int), jnp.float32(ratio),
+    maps, _ = emu.maps_fn(state, emu.features(mge), jnp.float32(q_int), jnp.float32(ratio),
                           jnp.float32(mge.qobs_min))  # fmt: skip
-    return np.asarray(A, float), np.asarray(B, float)
+    return np.asarray(maps, float)
 
 
 def test_head_swap_is_exact_and_pure(emu, galaxy):
@@ -60,7 +60,7 @@ def test_refinement_brings_the_emulator_to_jampy_and_measures_itself_at_the_bins
     bounds = PriorBounds().resolve(m32.qobs_min)
     maps = jampy_maps(JampyPool(None), galaxy, design_points(6, bounds, 0), emu.grid, nodes,
                       LABELS)  # fmt: skip
-    ref = refine_head(emu, m32, maps, op, nodes, basis, bh_fraction=3e-3)
+    ref = refine_head(emu, m32, maps, op, nodes, basis, relative_scalings=[1.0, 3e-3])
     assert ref.design.shape == (6, 2) and ref.loo_rms_log_a < ref.raw_rms_log_a
     b = ref.bins
     assert 0 < b["median"] < 0.05 and b["median"] <= b["p95"] <= b["max"] < 0.2, b
@@ -71,8 +71,8 @@ def test_refinement_brings_the_emulator_to_jampy_and_measures_itself_at_the_bins
     r = np.geomspace(emu.grid.r_min_re, emu.grid.r_max_re, emu.grid.n_r) <= 0.066
     for q_int, ratio in [(0.37, 0.83), (0.25, 0.65)]:
         truth = grid_maps(norm, q_int, ratio, emu.grid, LABELS, scale)
-        raw = np.log(_maps(emu, emu.state, m32, q_int, ratio)[0] / truth.A)[r]
-        refined = np.log(_maps(emu, state, m32, q_int, ratio)[0] / truth.A)[r]
+        raw = np.log(_maps(emu, emu.state, m32, q_int, ratio)[0] / truth["A"])[r]
+        refined = np.log(_maps(emu, state, m32, q_int, ratio)[0] / truth["A"])[r]
         rms_raw, rms_ref = np.sqrt(np.mean(raw**2)), np.sqrt(np.mean(refined**2))
         assert rms_ref < 0.5 * rms_raw, (q_int, ratio, rms_raw, rms_ref)
 
@@ -86,6 +86,6 @@ def test_design_covers_the_prior_box_and_bad_settings_are_refused(emu, galaxy, s
     assert np.ptp(d[:, 0]) > 0.3 and np.ptp(d[:, 1]) > 0.3
     maps = jampy_maps(JampyPool(None), galaxy, d[:2], emu.grid, nodes, LABELS)
     with pytest.raises(ValueError, match="only 2 of 2"):
-        refine_head(emu, galaxy.mge, maps, op, nodes, basis, 1e-3)
+        refine_head(emu, galaxy.mge, maps, op, nodes, basis, [1.0, 1e-3])
     with pytest.raises(ValueError, match="refine_maps"):
         FitConfig(refine_maps=2)

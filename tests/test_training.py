@@ -168,15 +168,17 @@ def test_a_failed_jampy_sample_cannot_poison_the_loss(tiny_store):
     prepared targets and weights must be finite, or 0 × NaN would make the loss NaN."""
     import zarr
 
-    from jaxjam.training import FIELDS, prepare_batch
+    from jaxjam.components import DEFAULT
+    from jaxjam.training import fields, prepare_batch
     from jaxjam.transforms import Normalization, jam_scalars
 
     g = zarr.open_group(str(tiny_store), mode="r")
-    batch = {k: np.array(g[k][:8]) for k in FIELDS}
+    batch = {k: np.array(g[k][:8]) for k in fields(DEFAULT)}
     r = np.geomspace(1e-3, 3, batch["A"].shape[1])
     qmin = np.where(batch["mge_mask"], batch["mge_qobs"], np.inf).min(axis=1)
+    maps = np.stack([np.abs(batch["A"]) + 1e-3, batch["B"]], 1)
     norm = Normalization.fit(batch["image"], jam_scalars(batch["q_int"], batch["ratio"], qmin),
-                             np.abs(batch["A"]) + 1e-3, batch["B"], r)  # fmt: skip
+                             maps, r)  # fmt: skip
     batch["status"][0] = 3
     batch["A"][0], batch["B"][0] = np.nan, np.inf
     prepared = prepare_batch(batch, norm)

@@ -57,7 +57,8 @@ def m32_problems(emulator):
     galaxy = m32_galaxy()
     problem = build_problem(emulator, galaxy, FitConfig())
     k = galaxy.kinematics
-    op = bin_operator(emulator.grid, galaxy.mge, galaxy.distance_mpc, k.x_arcsec, k.y_arcsec)
+    op = bin_operator(emulator.grid, galaxy.mge, galaxy.distance_mpc, k.x_arcsec, k.y_arcsec,
+                      components=emulator.components)  # fmt: skip
     op_no_psf = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), op)
     return galaxy, problem, op_no_psf
 
@@ -75,11 +76,12 @@ def _network(maps_fn, state, features, qobs_min, theta):
 
 
 def _vrms(maps_fn, state, features, qobs_min, op, theta):
+    from jaxjam.components import DEFAULT, scalings
     from jaxjam.forward import apply_operator
 
     def one(t):
-        A, B, _ = maps_fn(state, features, t[0], t[1], qobs_min)
-        v2 = apply_operator(op, A, B, 10.0 ** t[3], 10.0 ** t[2])
+        maps, _ = maps_fn(state, features, t[0], t[1], qobs_min)
+        v2 = apply_operator(op, maps, scalings(DEFAULT, t, op.lum_lsun))
         return jnp.sqrt(jnp.clip(v2, 0.0))
 
     return jax.vmap(one)(theta)
@@ -197,7 +199,9 @@ def gradient_timing(emulator, problem, n_loop: int, min_total_s: float, theta=TH
     out = {
         "per_call": per_call,
         "in_loop": in_loop(loop, u0, problem),
-        "in_loop_refined_head": in_loop(loop, u0, problem._replace(head=split_head(kernel, bias))),
+        "in_loop_refined_head": in_loop(
+            loop, u0, problem._replace(head=split_head(emulator.normalization, kernel, bias))
+        ),
         "in_loop_4_chains": in_loop(chains, u4, problem),
         "flops": compiled_flops(vg, u0, problem),
     }
