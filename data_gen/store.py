@@ -9,7 +9,9 @@ Layout (``S`` samples per task, ``G`` = ``sampler.n_max_gauss``)::
       mge_qobs     (N, G)            float64
       mge_mask     (N, G)            bool     True for real Gaussians
       q_int, ratio, inc_deg (N,)     float64  JAM parameters
-      A, B         (N, n_r, n_theta) float32  component maps (units of G L_tot / R_e)
+      A, B         (N, n_r, n_theta) float32  component maps (units of G L_tot / R_e), one
+                                              per component of ``config.components``, named
+                                              by its symbol (:mod:`jaxjam.components`)
       status       (N,)              int8     0 physical; 1 A <= 0 somewhere (unphysical);
                                               2 physical, but A + f_max B <= 0 somewhere
                                               (f_max = labels.bh_max_fraction); 3 NaN;
