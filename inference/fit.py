@@ -35,6 +35,7 @@ from jaxjam.inference.problem import (
     tabulate_problem,
     without_model_error,
 )
+from jaxjam.inference.refine import TooFewPhysicalMapsError
 from jaxjam.inference.results import TABLE_DLOGL_MAX, FitResult, fit_result
 from jaxjam.inference.running import execute, loglik_fn, sample_batch
 from jaxjam.table import RANK_BLOCK
@@ -102,16 +103,22 @@ def fit(
         problem, refinement, theta, trace, maps = base, None, None, None, []
         n_rounds = cc.max_rounds if cc.enabled else 1
         stages = (["pilot"] if config.refine_maps else []) + list(range(n_rounds))
-        history, cert, min_rank = [], None, 0
+        history, cert, min_rank, kept = [], None, 0, []
         for rnd in stages:
             t0 = time.perf_counter()
             if rnd == "pilot":  # cheap maps over the prior box: where is the posterior?
                 problem, refinement = pilot_problem(pool, emulator, galaxy, base, operator, nodes,
                                                     config, progress)  # fmt: skip
             elif config.refine_maps:  # converged maps spread over the last posterior
-                problem, refinement, maps = posterior_problem(
-                    pool, emulator, galaxy, base, operator, nodes, config, theta, maps,
-                    config.seed * 1000 + rnd, progress)  # fmt: skip
+                try:
+                    problem, refinement, maps = posterior_problem(
+                        pool, emulator, galaxy, base, operator, nodes, config, theta, maps,
+                        config.seed * 1000 + rnd, progress)  # fmt: skip
+                except TooFewPhysicalMapsError as exc:
+                    # near JAM's physical edge the maps may be unphysical at some node the bins
+                    # reach: keep the last refinement, and let the certificate judge
+                    kept.append(f"round {rnd + 1} kept the previous refinement: {exc}")
+                    say(progress, kept[-1])
             timing["refine_s"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             problem, table = tabulate_problem(emulator, problem, config, progress, min_rank)
@@ -143,6 +150,7 @@ def fit(
     t0 = time.perf_counter()
     result = fit_result(emulator, galaxy, config, problem, refinement, table, theta, trace, warn,
                         cert)  # fmt: skip
+    result.problems.extend(kept)
     timing["post_s"] = time.perf_counter() - t0
     # the wall clock, so it includes what no stage counts (starting the jampy processes)
     timing["total_s"] = time.perf_counter() - t_start
@@ -216,9 +224,12 @@ def fit_many(
                                                   headroom=RANK_BLOCK)  # fmt: skip
             min_rank = padded[0].table.coef.shape[2] if config.table_nodes else 0
             for i, (g, (p, op, nodes)) in enumerate(zip(galaxies, setups, strict=True)):
-                probs[i], refinements[i], _ = posterior_problem(
-                    pool, emulator, g, p, op, nodes, config, np.asarray(theta[i]), [],
-                    config.seed * 1000, progress)  # fmt: skip
+                try:
+                    probs[i], refinements[i], _ = posterior_problem(
+                        pool, emulator, g, p, op, nodes, config, np.asarray(theta[i]), [],
+                        config.seed * 1000, progress)  # fmt: skip
+                except TooFewPhysicalMapsError as exc:  # keep the pilot's refinement
+                    say(progress, f"galaxy {i}: kept the pilot's refinement: {exc}")
         return _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
                           galaxies_per_step, t0, min_rank)  # fmt: skip
 

@@ -27,7 +27,20 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["JampyMap", "Refinement", "design_points", "jampy_maps", "refine_head", "spread_draws"]
+__all__ = [
+    "JampyMap",
+    "Refinement",
+    "TooFewPhysicalMapsError",
+    "design_points",
+    "jampy_maps",
+    "refine_head",
+    "spread_draws",
+]
+
+
+class TooFewPhysicalMapsError(ValueError):
+    """Fewer than 3 of the refinement's jampy maps are physical at every node the bins reach."""
+
 
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 
@@ -230,9 +243,10 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
 
     good = [m for m in maps if m.physical]
     if len(good) < 3:
-        raise ValueError(f"only {len(good)} of {len(maps)} refinement points have a physical "
-                         "jampy solution where the data are; narrow the prior bounds or fit "
-                         "with refine_maps=0")  # fmt: skip
+        raise TooFewPhysicalMapsError(
+            f"only {len(good)} of {len(maps)} refinement points have a physical jampy solution "
+            "where the data are; narrow the prior bounds or fit with refine_maps=0"
+        )
     features = emulator.features(mge)
     kernel, bias = (np.asarray(a, np.float64) for a in head_of(emulator.state))
     n_nodes = emulator.grid.n_r * emulator.grid.n_theta

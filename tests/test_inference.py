@@ -436,3 +436,28 @@ def test_convergence_checks_name_each_problem():
                         "1 divergent transition(s) after warm-up"]  # fmt: skip
     quiet = SimpleNamespace(logdensity=np.zeros((4, 10)), is_divergent=np.zeros((4, 10), bool))
     assert check_convergence(summary.iloc[1:], quiet, warn=False) == []
+
+
+def test_a_round_without_physical_maps_keeps_the_last_refinement(emu, m32_galaxy, monkeypatch):
+    """Near JAM's physical edge every jampy map of a round can be unphysical at some node the
+    bins reach (calibration mock 10: ratio 0.52); the fit then keeps the pilot's refinement,
+    says so in its problems, and finishes (the certificate judges it), instead of failing."""
+    import importlib
+
+    from jaxjam.inference.refine import TooFewPhysicalMapsError
+
+    fit_module = importlib.import_module("jaxjam.inference.fit")  # the module, not the function
+
+    def unphysical(*args, **kwargs):
+        raise TooFewPhysicalMapsError("only 0 of 3 refinement points have a physical jampy "
+                                      "solution where the data are")  # fmt: skip
+
+    monkeypatch.setattr(fit_module, "posterior_problem", unphysical)
+    nuts = NUTSConfig(n_chains=2, n_warmup=20, n_samples=20, n_init_candidates=8,
+                      n_map_steps=10, n_map_starts=2)  # fmt: skip
+    cfg = FitConfig(nuts=nuts, refine_maps=3, pilot_settings=LABELS, table_nodes=(8, 6),
+                    certify=CertifyConfig(enabled=False, workers=0))  # fmt: skip
+    res = fit(m32_galaxy, cfg, emu, progress=False, warn=False)
+    assert any("kept the previous refinement: only 0 of 3" in p for p in res.problems)
+    refinement = json.loads(res.datatree["posterior"].attrs["jampy_refinement"])
+    assert refinement["n_maps"] == 3  # the pilot's
