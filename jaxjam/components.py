@@ -37,7 +37,6 @@ __all__ = [
     "STARS",
     "Component",
     "by_name",
-    "head_slices",
     "names",
     "parameter_names",
     "register",
@@ -226,11 +225,6 @@ def scalings(components, theta, lum_lsun):
         m = 10.0 ** theta[..., c.parameter_index]
         cols.append(m / lum_lsun if c.per_luminosity else m)
     return xp.stack(cols, axis=-1)
-
-
-def head_slices(components, n_nodes: int) -> tuple[slice, ...]:
-    """Where each component's nodes sit in the network head's output (then the logit)."""
-    return tuple(slice(i * n_nodes, (i + 1) * n_nodes) for i in range(len(components)))
 
 
 def _jnp():
