@@ -11,6 +11,11 @@ network's linear head for its galaxy on jampy maps of that photometry (:func:`ja
   by kernel ridge regression on ``h``:
   ``Δz(θ) = h(θ)ᵀ Hᵀ (H Hᵀ + λ I)⁻¹ R``, a correction ``ΔW = Hᵀ (H Hᵀ + λ I)⁻¹ R`` of the
   head's weights, so the fit costs nothing more per step;
+- near JAM's physical edge a jampy map can have V² ≤ 0 at some nodes (at ratio ≈ 0.52, out at
+  2.5–3 R_e, with weights ≤ 2e-4 of the largest at the bins): those nodes of that map are left
+  out of the regression of their own columns only (a per-node mask), so the map still refines
+  every node where it is physical; a map is used to measure the error only if its V² is
+  positive at every bin, i.e. if jampy answers where the data are;
 - λ minimises the leave-one-out error (closed form for ridge regression);
 - the leave-one-out maps (each predicted from the others) go through the fit's exact forward
   operator (PSF, pixels, bins), so the refined model's error is measured **where the data
@@ -39,7 +44,8 @@ __all__ = [
 
 
 class TooFewPhysicalMapsError(ValueError):
-    """Fewer than 3 of the refinement's jampy maps are physical at every node the bins reach."""
+    """Fewer than 3 of the refinement's jampy maps are finite where the bins reach, or fewer
+    than 3 are physical (V² > 0) at every bin."""
 
 
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -54,13 +60,17 @@ class JampyMap(NamedTuple):
     maps : ndarray, shape (n_components, n_r, n_theta)
         Component maps (units of G L_tot/R_e), from :func:`jaxjam.reference.grid_maps`.
     physical : bool
-        V² > 0 at every reached node.
+        V² > 0 at every reached node (jampy's status is OK there).
+    node_ok : ndarray of bool, shape (n_components, n_r, n_theta)
+        Where each component's target is defined: finite, and positive for a ``log`` target
+        (the stars' V²). Rows beyond the reached nodes copy the outermost reached row.
     """
 
     q_int: float
     ratio: float
     maps: np.ndarray
     physical: bool
+    node_ok: np.ndarray
 
 
 class Refinement(NamedTuple):
@@ -80,8 +90,10 @@ class Refinement(NamedTuple):
         the refined network in leave-one-out.
     bins : dict
         The leave-one-out relative Vrms error at the bins, through the PSF: ``median``,
-        ``p95``, ``max`` (of |δv/v|), ``mode_std`` (6 amplitudes), ``residual_std`` and the
-        ``relative_scalings`` at which V² was formed.
+        ``p95``, ``max`` (of |δv/v|), ``mode_std`` (6 amplitudes), ``residual_std``, the
+        ``relative_scalings`` at which V² was formed, ``n_maps`` (the maps it was measured on:
+        physical at every bin) and ``masked_nodes`` (the (map, component, node) targets left
+        out of the regression because jampy's V² ≤ 0 there).
     """
 
     kernel: np.ndarray
@@ -143,11 +155,14 @@ def _one_map(mge_norm, q_int, ratio, grid, settings, scale, nodes, components) -
     from jaxjam.reference import grid_maps
 
     m = grid_maps(mge_norm, float(q_int), float(ratio), grid, settings, scale, nodes, components)
-    # the stars' map, and any other "log" target, must be positive where the bins are
-    logs = [k for k, c in enumerate(components) if c.target == "log"]
-    ok = m.status == 0 and all(bool(np.all(m.maps[k][nodes] > 0)) for k in logs)
-    return JampyMap(float(q_int), float(ratio),
-                    np.stack([extend_outward(c, nodes) for c in m.maps]), ok)  # fmt: skip
+    maps = np.stack([extend_outward(c, nodes) for c in m.maps])
+    # the stars' map, and any other "log" target, must be positive for its target to exist
+    node_ok = np.isfinite(maps)
+    for k, c in enumerate(components):
+        if c.target == "log":
+            node_ok[k] &= maps[k] > 0
+    ok = m.status == 0 and bool(np.all(node_ok[:, nodes]))
+    return JampyMap(float(q_int), float(ratio), maps, ok, node_ok)
 
 
 def jampy_maps(pool, galaxy, points, grid, nodes, settings, progress: bool = False,
@@ -213,7 +228,9 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
     mge : jaxjam.mge.MGE
         The galaxy's photometry (Lsun/pc², arcsec).
     maps : list of JampyMap
-        At least 3 physical ones.
+        At least 3 finite at the reached nodes, and 3 with V² > 0 at every bin. A map's nodes
+        where a target is undefined (:attr:`JampyMap.node_ok`) are left out of those nodes'
+        regression only.
     operator : jaxjam.forward.BinOperator
         The fit's forward operator (float64 arrays), through which the error is measured.
     nodes : ndarray of bool, shape (n_r, n_theta)
@@ -234,75 +251,112 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
 
     Raises
     ------
-    ValueError
-        If fewer than 3 maps have a physical jampy solution at the reached nodes.
+    TooFewPhysicalMapsError
+        If fewer than 3 maps are finite at the reached nodes, or fewer than 3 have V² > 0 at
+        every bin.
     """
     import jax.numpy as jnp
 
     from jaxjam.network import head_of
 
-    good = [m for m in maps if m.physical]
+    n_comp = len(emulator.components)
+    sel = np.ravel(nodes)
+    good = [m for m in maps if np.all(np.isfinite(m.maps[:, nodes]))]
     if len(good) < 3:
         raise TooFewPhysicalMapsError(
-            f"only {len(good)} of {len(maps)} refinement points have a physical jampy solution "
-            "where the data are; narrow the prior bounds or fit with refine_maps=0"
+            f"only {len(good)} of {len(maps)} refinement points have a jampy solution where "
+            "the data are; narrow the prior bounds or fit with refine_maps=0"
         )
     features = emulator.features(mge)
     kernel, bias = (np.asarray(a, np.float64) for a in head_of(emulator.state))
     n_nodes = emulator.grid.n_r * emulator.grid.n_theta
-    n_out = len(emulator.components) * n_nodes
+    n_out = n_comp * n_nodes
     nz = emulator.normalization
-    keep = np.tile(np.ravel(nodes), len(emulator.components))
-    rows, targets, z_true = [], [], []
+    keep = np.tile(sel, n_comp)
+    rows, targets, z_true, preds, valid = [], [], [], [], []
     for m in good:
-        z = np.ravel(nz.encode_targets(m.maps))
+        with np.errstate(invalid="ignore", divide="ignore"):  # log of V² ≤ 0: masked below
+            z = np.ravel(nz.encode_targets(m.maps))
         h = np.asarray(emulator.hidden_fn(emulator.state, features, jnp.float32(m.q_int),
                                           jnp.float32(m.ratio), jnp.float32(mge.qobs_min)),
                        np.float64)  # fmt: skip
         pred = h @ kernel[:, :n_out] + bias[:n_out]
+        ok = keep & np.ravel(m.node_ok)
         rows.append(np.append(h, 1.0))
-        targets.append(np.where(keep, z - pred, 0.0))
+        targets.append(np.where(ok, z - pred, 0.0))
         z_true.append(z)
-    H, R, Z = np.array(rows), np.array(targets), np.array(z_true)
+        preds.append(pred)
+        valid.append(ok)
+    H, R, Z, P, V = (np.array(a) for a in (rows, targets, z_true, preds, valid))
     gram = H @ H.T
     a_std = np.ravel(nz.target_std[0])  # the stars' log A: a relative error
-    sel = np.ravel(nodes)
+    # columns grouped by which maps are valid there: one ridge system per group
+    patterns, group = np.unique(V.T, axis=0, return_inverse=True)
+    full = np.all(patterns, axis=1)
 
-    def loo_residuals(lam):
-        inv = np.linalg.inv(gram + lam * np.eye(len(H)))
-        return (inv @ R) / np.diag(inv)[:, None]
+    def solve(lam, loo: bool):
+        """The ridge correction (width + 1, n_out), or the leave-one-out residuals (n, n_out),
+        each column from the maps valid in it (all maps: the plain closed form)."""
+        out = np.zeros(R.shape if loo else (H.shape[1], n_out))
+        for p in np.flatnonzero(patterns.any(axis=1)):  # columns no map is valid in: no change
+            cols = np.ravel(group) == p
+            use = patterns[p] if not full[p] else np.ones(len(H), bool)
+            g = gram[np.ix_(use, use)] + lam * np.eye(int(use.sum()))
+            r = R[use] if full[p] else R[np.ix_(use, cols)]  # all maps: over every column
+            if loo:
+                a = np.linalg.inv(g)
+                res = (a @ r) / np.diag(a)[:, None]
+                out[np.ix_(use, cols)] = res[:, cols] if full[p] else res
+            else:
+                res = H[use].T @ np.linalg.solve(g, r)
+                out[:, cols] = res[:, cols] if full[p] else res
+        return out
 
-    def loo_rms(lam):
-        return float(np.sqrt(np.mean((loo_residuals(lam)[:, :n_nodes][:, sel] * a_std[sel]) ** 2)))
+    va = V[:, :n_nodes][:, sel]
 
-    scores = {lam: loo_rms(lam) for lam in RIDGE_GRID}
+    def rms_log_a(res):
+        x = res[:, :n_nodes][:, sel] * a_std[sel]
+        return float(np.sqrt(np.mean(x**2 if va.all() else x[va] ** 2)))
+
+    scores = {lam: rms_log_a(solve(lam, loo=True)) for lam in RIDGE_GRID}
     lam = min(scores, key=scores.get)
-    delta = H.T @ np.linalg.solve(gram + lam * np.eye(len(H)), R)  # (width + 1, n_out)
+    delta = solve(lam, loo=False)  # (width + 1, n_out)
     kernel[:, :n_out] += delta[:-1]
     bias[:n_out] += delta[-1]
-    raw = float(np.sqrt(np.mean((R[:, :n_nodes][:, sel] * a_std[sel]) ** 2)))
+    raw = rms_log_a(R)
 
-    # the leave-one-out maps through the exact layer: the refined model's error at the bins
-    z_loo = Z - loo_residuals(lam)
-    shape = (len(emulator.components), *emulator.grid.shape)
+    # the leave-one-out maps through the exact layer: the refined model's error at the bins.
+    # Where a map was left out of a node (V² ≤ 0 there), the refined model's prediction there
+    # is already out of sample; beyond the reached nodes jampy's extended map stands.
+    loo_res = solve(lam, loo=True)
+    z_loo = np.where(V, Z - loo_res, np.where(keep, P + H @ delta, np.where(np.isfinite(Z), Z, P)))
+    shape = (n_comp, *emulator.grid.shape)
     rel = [float(m) for m in relative_scalings]
-    err = []
     recent = {id(m) for m in maps[-(n_local or len(maps)) :]}
-    local = np.array([id(m) in recent for m in good])
-    if local.sum() < 3:  # too few physical maps near the posterior: measure on all
-        local[:] = True
-    for m, z in zip([g for g, ok in zip(good, local, strict=True) if ok], z_loo[local],
-                    strict=True):  # fmt: skip
+    measured = []
+    for m, z in zip(good, z_loo, strict=True):
         c_true = _bin_values(operator, m.maps)
-        c_loo = _bin_values(operator, nz.decode_targets(z.reshape(shape)))
         v2_true = sum(s * c for s, c in zip(rel, c_true, strict=True))
+        if np.all(v2_true > 0):  # jampy answers at every bin: the map is a truth there
+            measured.append((id(m) in recent, v2_true, z))
+    if len(measured) < 3:
+        raise TooFewPhysicalMapsError(
+            f"only {len(measured)} of {len(maps)} refinement points have a physical jampy "
+            "solution at every bin; narrow the prior bounds or fit with refine_maps=0"
+        )
+    if sum(r for r, _, _ in measured) >= 3:  # the error near the posterior, when it can be
+        measured = [t for t in measured if t[0]]
+    err = []
+    for _, v2_true, z in measured:
+        c_loo = _bin_values(operator, nz.decode_targets(z.reshape(shape)))
         v2_loo = sum(s * c for s, c in zip(rel, c_loo, strict=True))
         err.append(np.sqrt(np.clip(v2_loo, 1e-30, None) / np.clip(v2_true, 1e-30, None)) - 1)
     err = np.array(err)
     mode_std, resid = _mode_split(err, basis)
     bins = {"median": float(np.median(np.abs(err))), "p95": float(np.percentile(np.abs(err), 95)),
             "max": float(np.max(np.abs(err))), "mode_std": mode_std.tolist(),
-            "residual_std": resid, "relative_scalings": rel}  # fmt: skip
+            "residual_std": resid, "relative_scalings": rel, "n_maps": len(err),
+            "masked_nodes": int(np.sum(keep & ~V))}  # fmt: skip
     return Refinement(kernel.astype(np.float32), bias.astype(np.float32),
                       np.array([(m.q_int, m.ratio) for m in good]), lam, raw, scores[lam],
                       bins)  # fmt: skip
