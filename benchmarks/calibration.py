@@ -18,7 +18,10 @@ Reported: per parameter, the fraction of mocks whose truth lies inside the centr
 credible intervals, with the binomial error, for all mocks and for the certified ones.
 
     python benchmarks/calibration.py [--n 30 --n-real 6 --seed 100 --warmup 500 --draws 500]
-                                     [--out benchmarks/out/calibration]
+                                     [--out benchmarks/out/calibration] [--refit ifu:10,ifu:11]
+
+``--refit`` fits the named mocks again with the current code (after a fix), replacing their
+rows; the log keeps the replaced rows in ``OUT/replaced.jsonl``.
 
 Writes OUT/mocks.jsonl and OUT/calibration.json.
 """
@@ -114,6 +117,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=500)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--out", default=str(Path(__file__).parent / "out" / "calibration"))
+    ap.add_argument("--refit", default="", help="KIND:INDEX,... mocks to fit again")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,6 +133,20 @@ def main():
         run_file.write_text(json.dumps(run, indent=1, default=float))
     log = out / "mocks.jsonl"
     rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    refit = {(k, int(i)) for k, i in (m.split(":") for m in args.refit.split(",") if m)}
+    if refit - set(_mocks(args)):
+        raise SystemExit(
+            f"--refit names mocks this run does not have: {sorted(refit - set(_mocks(args)))}"
+        )
+    if refit:  # keep the old rows aside, then rewrite the log without them (atomically)
+        with (out / "replaced.jsonl").open("a") as f:
+            for r in rows:
+                if (r["kind"], r["index"]) in refit:
+                    f.write(json.dumps(r, default=float) + "\n")
+        rows = [r for r in rows if (r["kind"], r["index"]) not in refit]
+        tmp = log.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r, default=float) + "\n" for r in rows))
+        tmp.replace(log)
     done = {(r["kind"], r["index"]) for r in rows}
     todo = [m for m in _mocks(args) if m not in done]
     print(f"{len(done)} mocks already fitted in {log}; {len(todo)} to go", flush=True)
