@@ -49,6 +49,8 @@ class TooFewPhysicalMapsError(ValueError):
 
 
 RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+#: Fraction of the maps that must be valid at a node (jampy's V² > 0) for the node to be refined.
+MIN_SUPPORT = 0.75
 
 
 class JampyMap(NamedTuple):
@@ -293,12 +295,17 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
     # columns grouped by which maps are valid there: one ridge system per group
     patterns, group = np.unique(V.T, axis=0, return_inverse=True)
     full = np.all(patterns, axis=1)
+    min_support = max(3, int(np.ceil(MIN_SUPPORT * len(H))))
 
     def solve(lam, loo: bool):
         """The ridge correction (width + 1, n_out), or the leave-one-out residuals (n, n_out),
-        each column from the maps valid in it (all maps: the plain closed form)."""
-        out = np.zeros(R.shape if loo else (H.shape[1], n_out))
-        for p in np.flatnonzero(patterns.any(axis=1)):  # columns no map is valid in: no change
+        each column from the maps valid in it (all maps: the plain closed form; fewer than
+        ``min_support``: no correction)."""
+        # an uncorrected column's out-of-sample error is the network's own residual
+        out = R.copy() if loo else np.zeros((H.shape[1], n_out))
+        # a column is corrected only where most maps are valid (a ridge fit on a few maps
+        # extrapolates wildly in exp(z) away from them); elsewhere the network's own stands
+        for p in np.flatnonzero(patterns.sum(axis=1) >= min_support):
             cols = np.ravel(group) == p
             use = patterns[p] if not full[p] else np.ones(len(H), bool)
             g = gram[np.ix_(use, use)] + lam * np.eye(int(use.sum()))

@@ -127,6 +127,20 @@ def test_a_map_unphysical_at_some_nodes_still_refines_the_others(emu, galaxy, se
     assert masked.bins["masked_nodes"] == outer.sum() and with_it.bins["masked_nodes"] == 0
     assert len(masked.design) == 6 and masked.bins["n_maps"] == 6  # outer nodes: bins still > 0
 
+    # where most maps are unphysical, a ridge fit on the few others would extrapolate wildly
+    # in exp(z) (a Chebyshev table of it was 9e7 off on calibration mock 10): the network's
+    # own head stands there
+    few = list(poisoned)
+    for k in (0, 1, 3):
+        ok = maps[k].node_ok.copy()
+        ok[0][outer] = False
+        few[k] = maps[k]._replace(physical=False, node_ok=ok)
+    sparse = refine_head(emu, galaxy.mge, few, op, nodes, basis, rel)
+    kernel, bias = head_of(emu.state)
+    np.testing.assert_array_equal(sparse.kernel[:, cols], np.asarray(kernel)[:, cols])
+    np.testing.assert_array_equal(sparse.bias[cols], np.asarray(bias)[cols])
+    assert not np.allclose(sparse.kernel[:, rest], np.asarray(kernel)[:, rest])
+
     # a map negative where the data are: refined on, but not a truth for the error at the bins
     inner = np.zeros(emu.grid.shape, bool)
     inner[:20] = True
