@@ -13,7 +13,7 @@ from jaxjam.commands.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.forward import reached_nodes
 from jaxjam.inference import FitConfig
-from jaxjam.inference.problem import bh_fraction, galaxy_operator
+from jaxjam.inference.problem import galaxy_operator, relative_scalings
 from jaxjam.inference.refine import _bin_values, _one_map
 from jaxjam.reference import CONVERGED, LABELS, JampyScale, JampySettings
 
@@ -29,12 +29,12 @@ for name, g, pts in cases:
     norm, re, _ = g.mge.normalized()
     sc = JampyScale(g.distance_mpc, re, float(g.mge.luminosity_lsun(g.distance_mpc)))
     for th in pts:
-        f = bh_fraction(th, op)
+        f = relative_scalings(emu.components, th, op)[1]  # M_BH / (Υ L_tot)
         res = {}
         for s in (LABELS, JampySettings(nang=20, nlos=120), CONVERGED):
             t0 = time.perf_counter()
-            m = _one_map(norm, th[0], th[1], emu.grid, s, sc, nodes)
-            res[s.nang] = (*_bin_values(op, m.A, m.B), time.perf_counter() - t0)
+            m = _one_map(norm, th[0], th[1], emu.grid, s, sc, nodes, emu.components)
+            res[s.nang] = (*_bin_values(op, m.maps), time.perf_counter() - t0)
         a30, b30, _ = res[30]
         v_ref = a30 + f * b30
         for n in (15, 20):

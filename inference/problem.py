@@ -113,7 +113,7 @@ def refine_problem(emulator: Emulator, galaxy: Galaxy, problem: Problem, maps: l
                    f"{ref.raw_rms_log_a:.2%} → {ref.loo_rms_log_a:.2%} (leave-one-out); "
                    f"at the bins {b['median']:.2%} median, {b['p95']:.2%} p95 (through the "
                    "PSF)" + (f"; {b['masked_nodes']} node targets left out where jampy's "
-                             "V² ≤ 0" if b.get("masked_nodes") else ""))  # fmt: skip
+                             "V² ≤ 0" if b["masked_nodes"] else ""))  # fmt: skip
     on = config.model_error
     f32 = jnp.float32
     problem = problem._replace(

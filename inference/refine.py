@@ -61,8 +61,6 @@ class JampyMap(NamedTuple):
     q_int, ratio : float
     maps : ndarray, shape (n_components, n_r, n_theta)
         Component maps (units of G L_tot/R_e), from :func:`jaxjam.reference.grid_maps`.
-    physical : bool
-        V² > 0 at every reached node (jampy's status is OK there).
     node_ok : ndarray of bool, shape (n_components, n_r, n_theta)
         Where each component's target is defined: finite, and positive for a ``log`` target
         (the stars' V²). Rows beyond the reached nodes copy the outermost reached row.
@@ -71,7 +69,6 @@ class JampyMap(NamedTuple):
     q_int: float
     ratio: float
     maps: np.ndarray
-    physical: bool
     node_ok: np.ndarray
 
 
@@ -163,8 +160,7 @@ def _one_map(mge_norm, q_int, ratio, grid, settings, scale, nodes, components) -
     for k, c in enumerate(components):
         if c.target == "log":
             node_ok[k] &= maps[k] > 0
-    ok = m.status == 0 and bool(np.all(node_ok[:, nodes]))
-    return JampyMap(float(q_int), float(ratio), maps, ok, node_ok)
+    return JampyMap(float(q_int), float(ratio), maps, node_ok)
 
 
 def jampy_maps(pool, galaxy, points, grid, nodes, settings, progress: bool = False,
@@ -307,7 +303,7 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
         # extrapolates wildly in exp(z) away from them); elsewhere the network's own stands
         for p in np.flatnonzero(patterns.sum(axis=1) >= min_support):
             cols = np.ravel(group) == p
-            use = patterns[p] if not full[p] else np.ones(len(H), bool)
+            use = patterns[p]
             g = gram[np.ix_(use, use)] + lam * np.eye(int(use.sum()))
             r = R[use] if full[p] else R[np.ix_(use, cols)]  # all maps: over every column
             if loo:
@@ -322,10 +318,11 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
     va = V[:, :n_nodes][:, sel]
 
     def rms_log_a(res):
-        x = res[:, :n_nodes][:, sel] * a_std[sel]
+        x = res[:, :n_nodes][:, sel] * a_std[sel]  # unmasked: the mean of old, to the bit
         return float(np.sqrt(np.mean(x**2 if va.all() else x[va] ** 2)))
 
-    scores = {lam: rms_log_a(solve(lam, loo=True)) for lam in RIDGE_GRID}
+    loo = {lam: solve(lam, loo=True) for lam in RIDGE_GRID}
+    scores = {lam: rms_log_a(res) for lam, res in loo.items()}
     lam = min(scores, key=scores.get)
     delta = solve(lam, loo=False)  # (width + 1, n_out)
     kernel[:, :n_out] += delta[:-1]
@@ -335,8 +332,8 @@ def refine_head(emulator, mge, maps, operator, nodes, basis, relative_scalings,
     # the leave-one-out maps through the exact layer: the refined model's error at the bins.
     # Where a map was left out of a node (V² ≤ 0 there), the refined model's prediction there
     # is already out of sample; beyond the reached nodes jampy's extended map stands.
-    loo_res = solve(lam, loo=True)
-    z_loo = np.where(V, Z - loo_res, np.where(keep, P + H @ delta, np.where(np.isfinite(Z), Z, P)))
+    outside = np.where(keep, P + H @ delta, np.where(np.isfinite(Z), Z, P))
+    z_loo = np.where(V, Z - loo[lam], outside)
     shape = (n_comp, *emulator.grid.shape)
     rel = [float(m) for m in relative_scalings]
     recent = {id(m) for m in maps[-(n_local or len(maps)) :]}

@@ -103,7 +103,7 @@ def test_a_map_unphysical_at_some_nodes_still_refines_the_others(emu, galaxy, se
     bounds = PriorBounds().resolve(galaxy.mge.qobs_min)
     maps = jampy_maps(JampyPool(None), galaxy, design_points(6, bounds, 1), emu.grid, nodes,
                       LABELS)  # fmt: skip
-    assert all(m.physical for m in maps)
+    assert all(m.node_ok[:, nodes].all() for m in maps)
     outer = np.zeros(emu.grid.shape, bool)
     n_rows = int(nodes.any(1).sum())
     outer[n_rows - 2 : n_rows, 3:6] = True  # the edge's pattern: outer rows, a few angles
@@ -111,7 +111,7 @@ def test_a_map_unphysical_at_some_nodes_still_refines_the_others(emu, galaxy, se
     a[0][outer] = -np.abs(a[0][outer])  # V² ≤ 0 there, as jampy returns it
     ok = maps[2].node_ok.copy()
     ok[0][outer] = False
-    poisoned = [*maps[:2], maps[2]._replace(maps=a, physical=False, node_ok=ok), *maps[3:]]
+    poisoned = [*maps[:2], maps[2]._replace(maps=a, node_ok=ok), *maps[3:]]
     rel = [1.0, 3e-3]
     masked = refine_head(emu, galaxy.mge, poisoned, op, nodes, basis, rel)
     with_it = refine_head(emu, galaxy.mge, maps, op, nodes, basis, rel)
@@ -134,7 +134,7 @@ def test_a_map_unphysical_at_some_nodes_still_refines_the_others(emu, galaxy, se
     for k in (0, 1, 3):
         ok = maps[k].node_ok.copy()
         ok[0][outer] = False
-        few[k] = maps[k]._replace(physical=False, node_ok=ok)
+        few[k] = maps[k]._replace(node_ok=ok)
     sparse = refine_head(emu, galaxy.mge, few, op, nodes, basis, rel)
     kernel, bias = head_of(emu.state)
     np.testing.assert_array_equal(sparse.kernel[:, cols], np.asarray(kernel)[:, cols])
@@ -148,6 +148,6 @@ def test_a_map_unphysical_at_some_nodes_still_refines_the_others(emu, galaxy, se
     b[0][inner] = -np.abs(b[0][inner])
     ok = maps[4].node_ok.copy()
     ok[0][inner] = False
-    bad = [*poisoned[:4], maps[4]._replace(maps=b, physical=False, node_ok=ok), *maps[5:]]
+    bad = [*poisoned[:4], maps[4]._replace(maps=b, node_ok=ok), *maps[5:]]
     res = refine_head(emu, galaxy.mge, bad, op, nodes, basis, rel)
     assert res.bins["n_maps"] == 5 and len(res.design) == 6
