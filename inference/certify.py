@@ -12,7 +12,21 @@ where ``L_jampy`` is the Gaussian likelihood of jampy's Vrms with the data error
 posterior under the same priors) and ``L_fit`` the likelihood that NUTS sampled (the table or
 network, with its model-error term). ArviZ's PSIS smooths the weights and gives the Pareto
 k̂; the importance ESS is ``1/Σ w̃²``. The fit is **certified** when k̂ ≤ ``k_hat_max`` and
-the relative ESS is at least ``min_rel_ess``, and jampy is physical at every draw.
+the relative ESS is at least ``min_rel_ess``, jampy is physical at every draw, and the sampled
+posterior does not miss any of JAM's mass around it (below).
+
+**Over-dispersed draws.** Importance sampling sees JAM's density only where the proposal put
+its draws: a sampled posterior much narrower than JAM's (a likelihood that is a spike, or cut
+off by a wall) gives nearly equal weights and passes k̂. So jampy also runs at
+``n_overdispersed`` points drawn from a Gaussian with the posterior's mean and
+``overdispersion``² times its covariance, inside the prior box. A point is *missed* when it is
+inside JAM's bulk (its jampy log-likelihood is within χ²₀.₉₉₉(d)/2 of the best at the posterior
+draws: 9.2 for 4 parameters) and its log importance ratio exceeds the mean weight of the
+posterior draws by more than ``max_log_excess`` (the fit's density there is more than e³ ≈ 20
+times too low, or zero). Any missed point fails the certificate. This also checks that the
+fit's truncation at JAM's physical edge cuts away no mass that jampy allows. For a correct fit
+about a quarter of the points land in JAM's bulk (P(χ²₄ < 2 · 9.2 / 3²) = 0.27); for a
+posterior ten times too narrow all of them do, with ratios e^18 above the mean.
 
 When certified, the posterior means and standard deviations are corrected to JAM's by the
 difference estimator ``E_JAM[f] ≈ mean_all(f) + Σ_i (w̃_i − 1/n) f(θ_i)`` (the NUTS mean over
@@ -37,7 +51,9 @@ from jaxjam.inference.priors import PARAM_NAMES
 from jaxjam.reference import CONVERGED, LABELS, JampySettings
 
 __all__ = [
+    "BULK_QUANTILE",
     "CERTIFICATE_SETTINGS",
+    "MIN_DRAWS",
     "CertifyConfig",
     "certify",
     "jampy_log_likelihood",
@@ -55,8 +71,15 @@ CERTIFICATE_SETTINGS = CONVERGED
 #: converged settings' by an amount that varies by at most ``CertifyConfig.screen_dlogl`` over
 #: ``SCREEN_DRAWS`` posterior draws is used for the galaxy's other draws.
 SCREEN_SETTINGS = (LABELS, JampySettings(nang=20, nlos=120))
+#: Fewest finite log ratios ArviZ's PSIS can smooth (its tail is n/5 draws, at least 5).
+PSIS_MIN_DRAWS = 25
+#: Fewest posterior draws of a certificate (a margin over PSIS_MIN_DRAWS for unphysical ones).
+MIN_DRAWS = 32
 #: Draws at which both settings are run to decide.
 SCREEN_DRAWS = 3
+#: JAM's bulk, for the over-dispersed draws: within the χ²(d) quantile / 2 of the best jampy
+#: log-likelihood at the posterior draws (d: the number of parameters).
+BULK_QUANTILE = 0.999
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +91,7 @@ class CertifyConfig:
     enabled : bool
         Certify the fit (``False`` gives up the guarantee: the posterior is the emulator's).
     n_draws : int
-        Posterior draws at which jampy is run (≥ 16).
+        Posterior draws at which jampy is run (≥ :data:`MIN_DRAWS`).
     max_rounds : int
         Fits (refine, sample, certify) before giving up; 1 never refines again.
     k_hat_max : float
@@ -84,6 +107,13 @@ class CertifyConfig:
         draws (a constant offset cancels in the normalised weights; so measured per galaxy),
         else ``settings``. ``None`` runs ``settings`` at every draw.
     screen_dlogl : float
+    n_overdispersed : int
+        Points of the over-dispersed check (0 turns it off).
+    overdispersion : float
+        Their spread over the posterior's (a scale on its standard deviations, > 1).
+    max_log_excess : float
+        Largest log importance ratio at a point inside JAM's bulk, over the log mean weight of
+        the posterior draws, that passes.
     workers : int or None
         Processes for the jampy calls (``None``: all cores; 0: in this process).
     """
@@ -96,15 +126,22 @@ class CertifyConfig:
     settings: JampySettings = CERTIFICATE_SETTINGS
     screen: tuple[JampySettings, ...] | None = SCREEN_SETTINGS
     screen_dlogl: float = 0.1
+    n_overdispersed: int = 16
+    overdispersion: float = 3.0
+    max_log_excess: float = 3.0
     workers: int | None = None
 
     def __post_init__(self):
-        if self.n_draws < 16:
-            raise ValueError(f"the certificate needs n_draws ≥ 16, got {self.n_draws}")
+        if self.n_draws < MIN_DRAWS:
+            raise ValueError(f"the certificate needs n_draws ≥ {MIN_DRAWS} (ArviZ's PSIS fits "
+                             f"its Pareto tail to n/5 ≥ 5 draws), got {self.n_draws}")  # fmt: skip
         if self.max_rounds < 1:
             raise ValueError(f"max_rounds must be ≥ 1, got {self.max_rounds}")
         if not (0 < self.min_rel_ess <= 1 and self.k_hat_max > 0):
             raise ValueError("need 0 < min_rel_ess ≤ 1 and k_hat_max > 0")
+        if self.n_overdispersed < 0 or not self.overdispersion > 1 or not self.max_log_excess > 0:
+            raise ValueError("need n_overdispersed ≥ 0, overdispersion > 1 and "
+                             "max_log_excess > 0")  # fmt: skip
         if isinstance(self.settings, dict):
             object.__setattr__(self, "settings", JampySettings(**self.settings))
         screen = self.screen
@@ -164,6 +201,60 @@ def pick_draws(theta, n: int, seed: int) -> np.ndarray:
     return flat[np.sort(idx)]
 
 
+def overdispersed_draws(theta, n: int, scale: float, bounds, seed: int) -> np.ndarray:
+    """``n`` points from a Gaussian with the mean of ``theta`` (n_chains, n_samples, d) and
+    ``scale``² times its covariance, inside ``bounds`` (d, 2) (redrawn until inside, at most
+    100 rounds), shape (≤ n, d)."""
+    flat = np.asarray(theta, np.float64).reshape(-1, np.shape(theta)[-1])
+    d = flat.shape[1]
+    cov = np.cov(flat.T) + 1e-12 * np.eye(d)  # a parameter pinned at one value stays usable
+    chol = np.linalg.cholesky(cov)
+    lo, hi = np.asarray(bounds, np.float64).T
+    rng = np.random.default_rng([seed, 1])
+    out = []
+    for _ in range(100):
+        z = flat.mean(0) + scale * rng.standard_normal((n, d)) @ chol.T
+        out.extend(z[np.all((z > lo) & (z < hi), axis=1)])
+        if len(out) >= n:
+            break
+    return np.array(out[:n]).reshape(-1, d)
+
+
+def missed_mass(ll_jam, ll_fit, ll_jam_post, log_ratio_post, config: CertifyConfig,
+                n_params: int = 4) -> dict:  # fmt: skip
+    """The over-dispersed check: which points have JAM's mass that the fit misses.
+
+    Parameters
+    ----------
+    ll_jam, ll_fit : ndarray, shape (m,)
+        jampy's and the fit's log-likelihoods at the over-dispersed points (−inf: unphysical).
+    ll_jam_post, log_ratio_post : ndarray, shape (n,)
+        jampy's log-likelihood and the log importance ratio at the posterior draws (finite).
+    config : CertifyConfig
+    n_params : int
+        The posterior's dimension (sets JAM's bulk).
+
+    Returns
+    -------
+    dict
+        ``n_points``, ``n_in_bulk`` (inside JAM's bulk), ``n_missed``, ``max_log_excess``
+        (the largest log ratio over the posterior draws' log mean weight, among the points in
+        the bulk; −inf if none) and ``bulk_dlogl``.
+    """
+    from scipy.special import logsumexp
+    from scipy.stats import chi2
+
+    bulk_dlogl = float(chi2.ppf(BULK_QUANTILE, n_params) / 2)
+    in_bulk = np.isfinite(ll_jam) & (ll_jam >= np.max(ll_jam_post) - bulk_dlogl)
+    mean_lw = logsumexp(log_ratio_post) - np.log(len(log_ratio_post))
+    with np.errstate(invalid="ignore"):
+        excess = np.where(in_bulk, ll_jam - ll_fit - mean_lw, -np.inf)  # fit −inf: +inf
+    return {"n_points": len(ll_jam), "n_in_bulk": int(in_bulk.sum()),
+            "n_missed": int((excess > config.max_log_excess).sum()),
+            "max_log_excess": float(excess.max()) if len(excess) else -float("inf"),
+            "bulk_dlogl": bulk_dlogl}  # fmt: skip
+
+
 def _screen(galaxy, head, pool, config: CertifyConfig, progress: bool):
     """jampy at the draws ``head`` (n, 4) at the converged settings and every screen level;
     returns the settings chosen, the log-likelihoods at ``head`` with them, and the record."""
@@ -188,7 +279,7 @@ def _screen(galaxy, head, pool, config: CertifyConfig, progress: bool):
 
 
 def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyConfig, seed: int,
-            progress: bool = False) -> dict:  # fmt: skip
+            bounds=None, progress: bool = False) -> dict:  # fmt: skip
     """Run jampy at posterior draws and judge the fit.
 
     Parameters
@@ -202,7 +293,9 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     pool : jaxjam.inference.pool.JampyPool
     config : CertifyConfig
     seed : int
-        Seed of the choice of draws.
+        Seed of the choice of draws and of the over-dispersed points.
+    bounds : array, shape (4, 2), optional
+        The prior box, for the over-dispersed points (``None``: the check is not made).
 
     Returns
     -------
@@ -210,7 +303,9 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         ``certified``, ``k_hat``, ``ess``, ``rel_ess``, ``n_draws``, ``n_unphysical``,
         ``max_abs_dlogl``, ``median_abs_dlogl`` (jampy − emulator, data errors alone; a constant
         offset removed), ``jam_mean`` / ``jam_sd`` per parameter (reweighted; only when
-        certified), ``settings``, ``seconds``, and ``draws`` (n, 4) with their ``log_weights``.
+        certified), ``overdispersed`` (:func:`missed_mass`, with the points and their
+        log-likelihoods), ``settings``, ``seconds``, and ``draws`` (n, 4) with their
+        ``log_weights``.
     """
     from arviz_stats.base import array_stats
 
@@ -220,13 +315,20 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     if config.screen is not None:
         settings, ll_head, screen = _screen(galaxy, draws[:SCREEN_DRAWS], pool, config, progress)
         n_head = len(ll_head)
+    wide = np.zeros((0, draws.shape[1]))
+    if bounds is not None and config.n_overdispersed:
+        wide = overdispersed_draws(theta, config.n_overdispersed, config.overdispersion, bounds,
+                                   seed)  # fmt: skip
+    todo = np.concatenate([draws[n_head:], wide])
     rest = pool.map(
         jampy_vrms,
-        [(galaxy, t, settings) for t in draws[n_head:]],
-        f"certificate: jampy (nang {settings.nang}) at posterior draws",
+        [(galaxy, t, settings) for t in todo],
+        f"certificate: jampy (nang {settings.nang}) at {len(todo)} draws",
         progress,
     )
-    ll_jam = np.concatenate([ll_head, [jampy_log_likelihood(v, galaxy) for v in rest]])
+    ll_all = np.array([jampy_log_likelihood(v, galaxy) for v in rest]).reshape(-1)
+    ll_jam = np.concatenate([ll_head, ll_all[: len(todo) - len(wide)]])
+    ll_wide = ll_all[len(todo) - len(wide) :]
     ll_fit = np.asarray(fit_loglik(draws), np.float64)
     ll_pure = np.asarray(fit_loglik_pure(draws), np.float64)
     ok = np.isfinite(ll_jam) & np.isfinite(ll_fit)
@@ -235,7 +337,7 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     out = {"n_draws": len(draws), "n_unphysical": n_bad, "settings": settings.to_dict(),
            "converged_settings": config.settings.to_dict(), "screen": screen,
            "k_hat_max": config.k_hat_max, "min_rel_ess": config.min_rel_ess}  # fmt: skip
-    if ok.sum() < 16:
+    if ok.sum() < PSIS_MIN_DRAWS:
         out.update(certified=False, k_hat=float("inf"), ess=0.0, rel_ess=0.0,
                    max_abs_dlogl=float("nan"), median_abs_dlogl=float("nan"))  # fmt: skip
     else:
@@ -254,6 +356,14 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         d = np.abs(d - np.median(d))
         certified = bool(n_bad == 0 and k_hat <= config.k_hat_max
                          and ess >= config.min_rel_ess * len(draws))  # fmt: skip
+        if len(wide):
+            ll_fit_wide = np.asarray(fit_loglik(wide), np.float64)
+            miss = missed_mass(ll_wide, ll_fit_wide, ll_jam[ok], finite, config,
+                               n_params=draws.shape[1])  # fmt: skip
+            out["overdispersed"] = {**miss, "scale": config.overdispersion,
+                                    "points": wide.tolist(), "ll_jampy": ll_wide.tolist(),
+                                    "ll_fit": ll_fit_wide.tolist()}  # fmt: skip
+            certified = certified and miss["n_missed"] == 0
         out.update(certified=certified, k_hat=float(k_hat), ess=ess, rel_ess=ess / len(draws),
                    max_abs_dlogl=float(d.max()), median_abs_dlogl=float(np.median(d)))  # fmt: skip
         if certified:
@@ -295,6 +405,12 @@ def verdict(cert: dict | None) -> str:
     if c["certified"]:
         return f"CERTIFIED against converged jampy: {body}"
     why = f"{c['n_unphysical']} draws unphysical in jampy; " if c["n_unphysical"] else ""
+    o = c.get("overdispersed") or {}
+    if o.get("n_missed"):
+        why += (f"JAM's posterior reaches beyond the sampled one ({o['n_missed']} of "
+                f"{o['n_points']} points at ×{o['scale']:g} the posterior's spread are in "
+                f"JAM's bulk, the fit's density e^{o['max_log_excess']:.3g} too low "
+                "there); ")  # fmt: skip
     return f"NOT CERTIFIED: {why}{body}: the posterior is not JAM's"
 
 

@@ -137,10 +137,12 @@ def fit(
             t0 = time.perf_counter()
             cert = certify(galaxy, np.asarray(theta), loglik_fn(emulator, problem),
                            loglik_fn(emulator, without_model_error(problem)), pool, cc,
-                           seed=config.seed * 1000 + rnd, progress=progress)  # fmt: skip
+                           seed=config.seed * 1000 + rnd, bounds=np.asarray(problem.bounds),
+                           progress=progress)  # fmt: skip
             timing["certify_s"] += time.perf_counter() - t0
             history.append({k: cert[k] for k in ("certified", "k_hat", "ess", "max_abs_dlogl",
                                                  "n_unphysical", "seconds")})  # fmt: skip
+            history[-1]["n_missed"] = (cert.get("overdispersed") or {}).get("n_missed")
             cert["rounds"] = rnd + 1
             say(progress, f"{name}: " + verdict(cert))
             if cert["certified"] or not config.refine_maps:  # nothing to refine: stop
@@ -260,7 +262,8 @@ def _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
         if cc.enabled:
             cert = certify(g, np.asarray(theta[i]), loglik_fn(emulator, p),
                            loglik_fn(emulator, without_model_error(p)), pool, cc,
-                           seed=config.seed * 1000 + i, progress=progress)  # fmt: skip
+                           seed=config.seed * 1000 + i, bounds=np.asarray(p.bounds),
+                           progress=progress)  # fmt: skip
             cert["rounds"] = 1
             say(progress, f"galaxy {i}: " + verdict(cert))
         if cert is not None and not cert["certified"] and cc.max_rounds > 1:

@@ -9,7 +9,7 @@ from jaxjam.commands.demo import m32_galaxy
 from jaxjam.emulator import Emulator
 from jaxjam.forward import apply_operator, extend_outward, reached_nodes
 from jaxjam.inference import FitConfig, NUTSConfig, PriorBounds, fit
-from jaxjam.inference.certify import CertifyConfig, jampy_log_likelihood, pick_draws
+from jaxjam.inference.certify import CertifyConfig, jampy_log_likelihood, pick_draws, verdict
 from jaxjam.inference.problem import galaxy_operator
 from jaxjam.network import head_of, with_head
 from jaxjam.reference import CONVERGED, LABELS, JampyScale, grid_maps, padded, vrms_at_bins
@@ -79,8 +79,10 @@ def test_draws_and_likelihood_helpers(galaxy):
     np.testing.assert_array_equal(d, pick_draws(theta, 32, seed=1))
     k = galaxy.kinematics
     assert jampy_log_likelihood(np.full(k.vrms_kms.size, np.nan), galaxy) == -np.inf
-    with pytest.raises(ValueError, match="n_draws"):
-        CertifyConfig(n_draws=4)
+    with pytest.raises(ValueError, match="n_draws ≥ 32"):
+        CertifyConfig(n_draws=16)  # too few for ArviZ's PSIS (its tail would be 3 draws)
+    with pytest.raises(ValueError, match="overdispersion"):
+        CertifyConfig(overdispersion=1.0)
 
 
 # small sampler; the certificate at the label settings (cheap), the same as the refinement's
@@ -155,3 +157,63 @@ def test_certificate_fails_a_degraded_head(galaxy):
     assert not res.certified and res.certificate["k_hat"] > 0.7
     assert any("NOT CERTIFIED" in p for p in res.problems)
     assert np.isnan(res.summary["jam_mean"]).all()
+
+
+def test_missed_mass_flags_only_points_inside_jams_bulk():
+    from jaxjam.inference.certify import missed_mass
+
+    cfg = CertifyConfig()
+    post_ll = np.array([-100.0, -101.0, -102.0])
+    post_lr = np.array([0.0, 0.1, -0.1])  # jampy − fit at the posterior draws
+    # 0: in the bulk, the fit agrees; 1: in the bulk, the fit's density is zero (a wall);
+    # 2: far outside the bulk (ignored whatever the fit says); 3: unphysical in jampy
+    ll_jam = np.array([-104.0, -105.0, -150.0, -np.inf])
+    ll_fit = np.array([-104.2, -np.inf, -np.inf, -np.inf])
+    m = missed_mass(ll_jam, ll_fit, post_ll, post_lr, cfg)
+    assert m["n_points"] == 4 and m["n_in_bulk"] == 2 and m["n_missed"] == 1
+    assert m["max_log_excess"] == np.inf
+    assert abs(m["bulk_dlogl"] - 9.2334) < 1e-3  # χ²(4) at 0.999, halved
+    # the fit 20 times too low at a bulk point fails; 10 times passes
+    for factor, missed in ((10, 0), (30, 1)):
+        fit = np.array([-104.0 - np.log(factor), -np.inf, -np.inf, -np.inf])
+        m = missed_mass(ll_jam[[0, 2]], fit[[0, 2]], post_ll, post_lr, cfg)
+        assert m["n_missed"] == missed, (factor, m)
+
+
+def test_overdispersed_draws_are_wider_and_inside_the_box():
+    from jaxjam.inference.certify import overdispersed_draws
+
+    rng = np.random.default_rng(3)
+    theta = rng.normal([0.4, 0.8, 6.3, 0.1], [0.05, 0.05, 0.03, 0.01], size=(4, 500, 4))
+    box = np.array([[0.2, 0.6], [0.5, 0.9], [4.0, 10.5], [-1.0, 1.5]])
+    w = overdispersed_draws(theta, 400, 3.0, box, seed=0)
+    assert w.shape == (400, 4)
+    assert np.all((w > box[:, 0]) & (w < box[:, 1]))
+    sd = w.std(0) / theta.reshape(-1, 4).std(0)
+    assert np.all(sd[2:] > 2.7) and np.all(sd[2:] < 3.3), sd  # untouched by the box
+    assert np.all(sd[:2] < 3.0), sd  # cut by the box's walls
+    np.testing.assert_array_equal(w, overdispersed_draws(theta, 400, 3.0, box, seed=0))
+
+
+def test_certificate_fails_a_posterior_narrower_than_jams(galaxy):
+    """A sampled posterior cut off by a wall far inside JAM's: at the draws jampy's density
+    is nearly flat, so the weights are nearly equal and k̂ passes; only the over-dispersed
+    points see the mass the fit misses (the false certificate of calibration mock 10)."""
+    from jaxjam.inference.certify import certify
+    from jaxjam.inference.pool import JampyPool
+
+    center = np.array([0.373, 0.853, 6.341, 0.143])  # the demo's posterior (sd below)
+    half = 0.1 * np.array([0.058, 0.098, 0.032, 0.009])
+    rng = np.random.default_rng(0)
+    theta = center + half * rng.uniform(-1, 1, size=(2, 40, 4))
+    inside = lambda t: np.all(np.abs(np.asarray(t) - center) < half, axis=-1)  # noqa: E731
+    fit_ll = lambda t: np.where(inside(t), 0.0, -np.inf)  # noqa: E731
+    box = np.array([[0.2, 0.5], [0.5, 1.0], [4.0, 10.5], [-1.0, 1.5]])
+    cfg = CertifyConfig(n_draws=32, settings=LABELS, screen=None, n_overdispersed=8)
+    c = certify(galaxy, theta, fit_ll, fit_ll, JampyPool(None), cfg, seed=1, bounds=box)
+    assert c["k_hat"] <= cfg.k_hat_max and c["rel_ess"] >= cfg.min_rel_ess, c["k_hat"]
+    o = c["overdispersed"]
+    assert o["n_in_bulk"] >= 6 and o["n_missed"] >= 6 and not c["certified"], o
+    assert "reaches beyond the sampled one" in verdict(c)
+    off = certify(galaxy, theta, fit_ll, fit_ll, JampyPool(None), cfg, seed=1, bounds=None)
+    assert off["certified"] and "overdispersed" not in off  # what importance sampling alone says

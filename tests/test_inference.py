@@ -399,13 +399,14 @@ def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
 
     # the certificate's machinery at cheap settings (its own tests: tests/test_certify.py)
     cheap = FitConfig(refine_maps=4, refine_settings=LABELS,
-                      certify=CertifyConfig(n_draws=16, max_rounds=1, settings=LABELS, screen=None,
-                                            workers=0))  # fmt: skip
+                      certify=CertifyConfig(n_draws=32, max_rounds=1, settings=LABELS, screen=None,
+                                            n_overdispersed=8, workers=0))  # fmt: skip
     result, table = run_demo(tmp_path / "demo", seed=1, n_warmup=30, n_samples=30, progress=False,
                              config=cheap)  # fmt: skip
     assert verdict(result.certificate) in table
     assert result.certificate["settings"]["nang"] == LABELS.nang
-    assert result.certificate["n_draws"] == 16
+    assert result.certificate["n_draws"] == 32
+    assert result.certificate["overdispersed"]["n_points"] == 8
     for name in PARAM_NAMES:
         row = next(line for line in table.splitlines() if line.startswith(name))
         cap, mc = _stored_capfit()[name], stored_jampy_mcmc()[name]

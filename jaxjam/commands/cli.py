@@ -355,7 +355,7 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
 )
 @click.option(
     "--certify-draws",
-    type=click.IntRange(min=16),
+    type=click.IntRange(min=32),
     default=CertifyConfig.n_draws,
     show_default=True,
     help="Posterior draws at which converged jampy is run for the certificate.",
