@@ -83,6 +83,8 @@ def _fit_one(kind, i, args, cfg) -> dict:
            "k_hat": res.certificate["k_hat"] if res.certificate else None,
            "rounds": res.certificate["rounds"] if res.certificate else None,
            "timing": res.timing, "seconds": time.perf_counter() - t0}  # fmt: skip
+    over = (res.certificate or {}).get("overdispersed") or {}
+    row["overdispersed"] = {k: over.get(k) for k in ("n_in_bulk", "n_missed", "max_log_excess")}
     for level in (0.68, 0.95):
         row[f"inside_{level:.2f}"] = [
             bool(lo <= t <= hi) for t, (lo, hi) in zip(truth, [
