@@ -8,6 +8,10 @@ no difference to the bits on disk.
 
 Workers compute; the client alone writes, so the store needs no shared filesystem when a remote
 cluster is given (``--scheduler``) and there is never more than one writer.
+
+Resuming a store first checks every chunk (:func:`jaxjam.data_gen.integrity.scan`): chunks of
+finished tasks that are missing, truncated or fail their checksum are deleted and exactly their
+tasks are regenerated.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxjam.cluster import dask_client
+from jaxjam.data_gen import integrity
 from jaxjam.data_gen.config import GeneratorConfig
 from jaxjam.data_gen.store import STATUS_FAILED, array_specs, manifest_hash
 
@@ -187,6 +192,7 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
             str(STATUS_FAILED): "sample failed (see errors)",
         },
         "descriptor_names": list(DESCRIPTOR_NAMES),
+        "integrity": dict(integrity.INTEGRITY),
         "created_utc": datetime.datetime.now(datetime.UTC).isoformat(),
     }
     m = json.loads(json.dumps(m))  # tuples -> lists, exactly as stored
@@ -248,8 +254,11 @@ def open_or_create_store(path, config: GeneratorConfig, seed: int, n_samples: in
         group.create_array(
             name, shape=shape, dtype=dtype, chunks=(chunk, *shape[1:]),
             fill_value=(1.0 if name == "mge_qobs" else 0),
+            compressors=integrity.chunk_compressor(),
         )  # fmt: skip
-    group.create_array("task_done", shape=(requested["n_tasks"],), dtype="uint8", chunks=(1,))
+    flags = group.create_array("task_done", shape=(requested["n_tasks"],), dtype="uint8",
+                               chunks=(1,), compressors=integrity.chunk_compressor())  # fmt: skip
+    integrity.writable(flags)[:] = 0  # every flag on disk: a missing one is damage
     group.attrs["manifest"] = requested
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -273,8 +282,20 @@ def _warm_worker() -> None:
 def _write_task(group, config, n_samples, result) -> None:
     start, stop = task_range(result["task"], config, n_samples)
     for name, values in result["arrays"].items():
-        group[name][start:stop] = values
-    group["task_done"][result["task"]] = 1  # last: marks the task complete
+        integrity.writable(group[name])[start:stop] = values  # all-zero chunks too
+    integrity.writable(group["task_done"])[result["task"]] = 1  # last: marks the task complete
+
+
+def _repair(out, group, manifest: dict) -> list[int]:
+    """Check every chunk of a resumed store; delete the damaged ones and mark their tasks
+    unfinished. Returns those tasks."""
+    damage = integrity.scan(out, group, manifest)
+    if not damage:
+        return []
+    tasks = integrity.repair(out, group, damage)
+    print(f"{integrity.describe(out, manifest, damage, hint=False)}; regenerating task(s) "
+          f"{tasks}", file=sys.stderr)  # fmt: skip
+    return tasks
 
 
 def _record_errors(group, errors) -> None:
@@ -316,7 +337,13 @@ def generate(
     Returns
     -------
     dict
-        Summary: samples, tasks run now, unphysical and failed fractions, wall time.
+        Summary: samples, tasks run now, tasks repaired (damaged chunks of a resumed store,
+        regenerated), unphysical and failed fractions, wall time.
+
+    Raises
+    ------
+    jaxjam.data_gen.integrity.StoreDamagedError
+        If a resumed store is damaged beyond repair (an array's metadata is unreadable).
     """
     import time
 
@@ -325,8 +352,10 @@ def generate(
 
     if n_samples < 1:
         raise ValueError(f"--n must be positive, got {n_samples}")
+    resuming = Path(out).exists()
     group = open_or_create_store(out, config, seed, n_samples)
     manifest = dict(group.attrs["manifest"])
+    repaired = _repair(out, group, manifest) if resuming else []
     done = np.asarray(group["task_done"][:], bool)
     pending = [int(t) for t in np.nonzero(~done)[0]]
     t0 = time.perf_counter()
@@ -368,6 +397,7 @@ def generate(
         "store": str(out),
         "n_samples": n_samples,
         "n_tasks_run": len(pending),
+        "n_tasks_repaired": len(repaired),
         "seconds": time.perf_counter() - t0,
         "seconds_after_cluster_start": compute_seconds,
         "unphysical_fraction": float(np.mean(status == 1)),

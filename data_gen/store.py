@@ -24,6 +24,11 @@ Every array is chunked by task along the sample axis. zarr's local store writes 
 temporary file and renames it, so a chunk is either absent or complete; ``task_done`` is set
 only after all of a task's chunks are written, so a killed run loses at most the tasks in
 flight and a rerun recomputes exactly those.
+
+Every chunk carries a checksum and every chunk of a finished task is on disk
+(:mod:`jaxjam.data_gen.integrity`): :class:`StoreReader` raises
+:class:`~jaxjam.data_gen.integrity.StoreDamagedError`, naming the chunk, its samples and how to
+regenerate them, instead of reading a missing chunk as zeros or a corrupt one as data.
 """
 
 from __future__ import annotations
@@ -36,8 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxjam.data_gen import integrity
+from jaxjam.data_gen.integrity import StoreDamagedError
+
 __all__ = [
     "STATUS_FAILED",
+    "StoreDamagedError",
     "StoreReader",
     "array_specs",
     "manifest_hash",
@@ -107,8 +116,12 @@ def split_by_photometry(photometry_id, val_fraction: float, seed: int):
 class StoreReader:
     """Lazy, read-only access to a finished (or partial) store.
 
-    Nothing but the manifest and the small per-sample vectors (status, photometry ids) is read
-    on opening; :meth:`iter_batches` reads one window of chunks at a time.
+    Nothing but the manifest is read on opening; :meth:`iter_batches` reads one window of
+    chunks at a time. Every read checks what it reads: a chunk of a finished task that is
+    missing, truncated or fails its checksum raises :class:`StoreDamagedError` (naming the
+    array, the chunk, its samples and how to regenerate them), and samples of unfinished
+    tasks are refused (:mod:`jaxjam.data_gen.integrity`; stores written before checksums are
+    checked for what can be checked).
 
     Parameters
     ----------
@@ -121,6 +134,8 @@ class StoreReader:
         If there is no store at ``path``.
     ValueError
         If the path is not a jaxjam store (no manifest).
+    StoreDamagedError
+        From the reading methods, if a chunk they need is damaged.
     """
 
     def __init__(self, path):
@@ -138,17 +153,45 @@ class StoreReader:
         self.manifest = dict(self.group.attrs["manifest"])
         self.n_samples = int(self.manifest["n_samples"])
         self.samples_per_task = int(self.manifest["samples_per_task"])
+        self.n_tasks = int(self.manifest["n_tasks"])
+        #: whether the store has chunk checksums and every chunk on disk (all checks apply)
+        self.checksummed = integrity.is_strict(self.manifest)
+        self._arrays = _Arrays(self.group)
+        self._known_done = np.zeros(self.n_tasks, bool)  # a finished task stays finished
 
     def __len__(self):
         return self.n_samples
 
     def __getitem__(self, name):
+        """The raw zarr array, unchecked: read samples through :meth:`read`."""
         return self.group[name]
+
+    def _damaged(self, damage: list) -> None:
+        raise StoreDamagedError(integrity.describe(self.path, self.manifest, damage))
+
+    def _checked(self, name: str, tasks: np.ndarray, selection) -> np.ndarray:
+        """``name`` at ``selection`` (inside ``tasks``), its chunks checked."""
+        damage = integrity.missing_chunks(self.path, self._arrays, self.manifest, name, tasks)
+        if damage:
+            self._damaged(damage)
+        try:
+            return self._arrays[name].get_orthogonal_selection((selection,))
+        except Exception:
+            damage = integrity.undecodable_chunks(self._arrays, self.manifest, name, tasks)
+            if damage:
+                self._damaged(damage)
+            raise
+
+    def _task_done(self, tasks=None) -> np.ndarray:
+        tasks = np.arange(self.n_tasks) if tasks is None else np.asarray(tasks, np.int64)
+        ask = tasks[~self._known_done[tasks]]
+        if ask.size:
+            self._known_done[ask] = self._checked("task_done", ask, ask).astype(bool)
+        return self._known_done[tasks]
 
     def completed_mask(self) -> np.ndarray:
         """Boolean per sample: True where its task has finished. Shape (n_samples,)."""
-        done = np.asarray(self.group["task_done"][:], bool)
-        return np.repeat(done, self.samples_per_task)[: self.n_samples]
+        return np.repeat(self._task_done(), self.samples_per_task)[: self.n_samples]
 
     def usable_indices(self) -> np.ndarray:
         """Indices of finished, physical samples (status 0 or 2), the ordinary training labels.
@@ -156,14 +199,34 @@ class StoreReader:
         Unphysical (1) and failed (3, 4) samples stay in the store, flagged, and are never
         returned here.
         """
-        status = np.asarray(self.group["status"][:])
-        return np.nonzero(self.completed_mask() & np.isin(status, (0, 2)))[0]
+        done = np.nonzero(self.completed_mask())[0]
+        status = self.read(done, ["status"])["status"]
+        return done[np.isin(status, (0, 2))]
 
     def read(self, indices, fields=None) -> dict[str, np.ndarray]:
-        """Read the given samples (sorted indices) for the given fields."""
+        """Read the given samples (sorted indices) for the given fields.
+
+        Raises
+        ------
+        StoreDamagedError
+            If a chunk holding these samples is missing, truncated or fails its checksum.
+        ValueError
+            If a sample belongs to a task that has not finished (see :meth:`completed_mask`).
+        """
         fields = fields or [k for k in self.group.array_keys() if k != "task_done"]
-        idx = np.asarray(indices)
-        return {f: self.group[f].get_orthogonal_selection((idx,)) for f in fields}
+        idx = np.asarray(indices, np.int64)
+        tasks = np.unique(idx // self.samples_per_task)
+        done = self._task_done(tasks)
+        if not np.all(done):
+            t = int(tasks[~done][0])
+            start, stop = t * self.samples_per_task, min((t + 1) * self.samples_per_task,
+                                                         self.n_samples)  # fmt: skip
+            raise ValueError(
+                f"samples {start}-{stop - 1} of store {self.path} belong to task {t}, which "
+                "`jaxjam generate` has not finished: read only samples of completed_mask(), or "
+                f"finish the store. {integrity.regenerate_hint(self.path, self.manifest)}."
+            )
+        return {f: self._checked(f, tasks, idx) for f in fields}
 
     def iter_batches(
         self,
@@ -219,3 +282,15 @@ class StoreReader:
             carry = {k: v[n_full * batch_size :] for k, v in data.items()}
         if carry is not None and not drop_last and len(next(iter(carry.values()))) > 0:
             yield carry
+
+
+class _Arrays:
+    """A store's arrays, each opened once (opening reads its metadata file)."""
+
+    def __init__(self, group):
+        self._group, self._open = group, {}
+
+    def __getitem__(self, name):
+        if name not in self._open:
+            self._open[name] = self._group[name]
+        return self._open[name]

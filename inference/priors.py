@@ -85,19 +85,19 @@ class PriorBounds:
         for name, (lo, hi) in zip(names, out, strict=True):
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
                 raise ValueError(
-                    f"prior bounds of {name} must be finite with lo < hi, got {lo, hi}"
+                    f"prior bounds of {name} must be finite with lo < hi, got ({lo:g}, {hi:g})"
                 )
         qlo, qhi = out[0]
         if qlo < Q_INT_MIN or qhi > qobs_min:
             raise ValueError(
-                f"q_int bounds {qlo, qhi} must lie within ({Q_INT_MIN}, q'min = {qobs_min:.4g}): "
-                "the MGE cannot be deprojected beyond its inclination limit"
+                f"q_int bounds ({qlo:g}, {qhi:g}) must lie within ({Q_INT_MIN}, q'min = "
+                f"{qobs_min:.4g}): the MGE cannot be deprojected beyond its inclination limit"
             )
         rlo, rhi = domain.get("ratio", RATIO_RANGE)
         if out[1, 0] < rlo or out[1, 1] > rhi:
             raise ValueError(
-                f"ratio bounds {tuple(out[1])} lie outside the emulator's trained range "
-                f"[{rlo}, {rhi}]"
+                f"ratio bounds ({out[1, 0]:g}, {out[1, 1]:g}) lie outside the emulator's "
+                f"trained range [{rlo:g}, {rhi:g}]"
             )
         return out
 

@@ -194,11 +194,12 @@ def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, n
     if em is None:
         if emulator.relative_error is None:
             raise ValueError(
-                "this model has no test metrics for its own error; run `jaxjam evaluate` on it "
-                "or fit with model_error=False"
+                "this model has no test metrics for its own error; run `jaxjam evaluate` on a "
+                "held-out store and `jaxjam attach-metrics` with its JSON, or fit with "
+                "model_error=False"
             )
-        warnings.warn("this model's correlated error was never measured (run `jaxjam "
-                      "evaluate` on it); using its p68 error as independent per-bin noise",
+        warnings.warn("this model's correlated error was never measured (`jaxjam "
+                      "evaluate`, then `jaxjam attach-metrics`); using its p68 error as independent per-bin noise",
                       stacklevel=3)  # fmt: skip
         return emulator.relative_error, np.zeros((n, N_MODES))
     k = galaxy.kinematics

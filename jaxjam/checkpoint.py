@@ -4,16 +4,19 @@ Layout of a model directory::
 
     MODEL_DIR/
       metadata.json    schema version, parameter order, network config, normalisation, grid,
-                       image spec, validity domain, jampy version, training-set manifest hash,
-                       test metrics
+                       image spec, validity domain, jampy version, training-set manifest hash
+                       and seed, SHA-256 of the weights and of the normalisation, test metrics
       state/           Orbax StandardCheckpointer directory of the network parameters
 
-Loading checks the schema version, the files and the parameter shapes, and fails loudly with
-:class:`CheckpointError` otherwise.
+Loading checks the schema version, the files, the parameter shapes and the two hashes, and
+fails loudly with :class:`CheckpointError` otherwise: a changed byte in the weights or in the
+normalisation is an error, never a silently different emulator. Models saved before the hashes
+(no ``weights_sha256`` in their metadata) load unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -25,13 +28,57 @@ from jaxjam import components
 from jaxjam.network import EmulatorNet, NetworkConfig
 from jaxjam.transforms import SCALAR_NAMES, Normalization
 
-__all__ = ["SCHEMA_VERSION", "CheckpointError", "load_model", "save_model", "update_metadata"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "CheckpointError",
+    "is_packaged",
+    "load_model",
+    "normalization_sha256",
+    "packaged_models_dir",
+    "save_model",
+    "update_metadata",
+    "weights_sha256",
+]
 
 SCHEMA_VERSION = 1
 
 
 class CheckpointError(RuntimeError):
     """A model directory is missing, incomplete, corrupt or of another schema."""
+
+
+def weights_sha256(state) -> str:
+    """SHA-256 of a network's weights, independent of how they are stored on disk.
+
+    Parameters
+    ----------
+    state : pytree
+        ``nnx.to_pure_dict`` of the network's state (or the tree Orbax restores).
+
+    Returns
+    -------
+    str
+        Hex digest over every array in key-path order: its path, dtype, shape and bytes.
+    """
+    h = hashlib.sha256()
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    for key, leaf in sorted((_key_path(k), v) for k, v in leaves):
+        a = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _key_path(path) -> str:
+    """``"encoder/conv/0/kernel"`` for a pytree key path (independent of jax's ``keystr``)."""
+    parts = (getattr(k, "key", getattr(k, "idx", getattr(k, "name", k))) for k in path)
+    return "/".join(str(p) for p in parts)
+
+
+def normalization_sha256(normalization: dict) -> str:
+    """SHA-256 of a normalisation as stored in ``metadata.json`` (canonical JSON)."""
+    blob = json.dumps(json.loads(json.dumps(normalization)), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def save_model(path, model: EmulatorNet, normalization: Normalization, metadata: dict) -> Path:
@@ -59,8 +106,9 @@ def save_model(path, model: EmulatorNet, normalization: Normalization, metadata:
     path = Path(path).absolute()
     path.mkdir(parents=True, exist_ok=True)
     _, state = nnx.split(model)
+    pure = nnx.to_pure_dict(state)
     with ocp.StandardCheckpointer() as ckptr:
-        ckptr.save(path / "state", nnx.to_pure_dict(state), force=True)
+        ckptr.save(path / "state", pure, force=True)
         ckptr.wait_until_finished()
     meta = {
         **metadata,
@@ -69,6 +117,8 @@ def save_model(path, model: EmulatorNet, normalization: Normalization, metadata:
         "network": model.config.to_dict(),
         "components": list(components.names(normalization.components)),
         "normalization": normalization.to_dict(),
+        "weights_sha256": weights_sha256(pure),
+        "normalization_sha256": normalization_sha256(normalization.to_dict()),
     }
     _write_metadata(path, meta)
     return path
@@ -127,12 +177,18 @@ def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
     ------
     CheckpointError
         Missing directory or files, another schema version or parameter order, corrupt or
-        mismatching weights.
+        mismatching weights, weights or normalisation that differ from their recorded SHA-256.
     """
     import orbax.checkpoint as ocp
 
     path = Path(path).absolute()
     meta = _read_metadata(path)
+    expected = meta.get("normalization_sha256")
+    if expected is not None and normalization_sha256(meta.get("normalization")) != expected:
+        raise CheckpointError(
+            f"the normalisation in {path}/metadata.json differs from its recorded SHA-256: the "
+            f"file is damaged. {_recover(path)}"
+        )
     try:
         config = NetworkConfig.from_dict(meta["network"])
         # models before the component list hold the stars and the black hole
@@ -157,9 +213,39 @@ def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
             restored = ckptr.restore(path / "state", target)
     except Exception as exc:
         raise CheckpointError(f"cannot read the weights in {path}/state: {exc}") from exc
+    expected = meta.get("weights_sha256")
+    if expected is not None and weights_sha256(restored) != expected:
+        raise CheckpointError(
+            f"the weights in {path}/state differ from the SHA-256 recorded in its "
+            f"metadata.json: a weight file is damaged. {_recover(path)}"
+        )
     for a, b in zip(jax.tree_util.tree_leaves(restored), jax.tree_util.tree_leaves(target),
                     strict=True):  # fmt: skip
         if a.shape != b.shape or not np.all(np.isfinite(np.asarray(a))):
             raise CheckpointError(f"weights in {path}/state are corrupt or do not match")
     nnx.replace_by_pure_dict(abstract_state, restored)
     return nnx.merge(graphdef, abstract_state), normalization, meta
+
+
+def packaged_models_dir() -> Path:
+    """The directory of the models shipped inside the installed package (``pretrained/``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("jaxjam") / "pretrained"))
+
+
+def is_packaged(path) -> bool:
+    """Whether ``path`` lies inside the installed package's shipped models."""
+    root = packaged_models_dir().resolve()
+    return Path(path).resolve().is_relative_to(root)
+
+
+def _recover(path: Path) -> str:
+    """How to get an intact copy of a model directory."""
+    if is_packaged(path):
+        return ("Reinstall jaxjam (pip install --force-reinstall jaxjam), or rebuild the model "
+                "as docs/training.md (Reproducing the pretrained model) describes")  # fmt: skip
+    return (
+        "Copy the model directory again from where it was trained, or retrain it "
+        "(`jaxjam train` into a fresh --out)"
+    )

@@ -26,7 +26,12 @@ from jaxjam.mge import MGE
 from jaxjam.photometry import ImageSpec, render_photometry
 from jaxjam.transforms import jam_scalars
 
-__all__ = ["DomainError", "Emulator", "PhysicalityWarning", "default_model_dir"]
+__all__ = ["BH_FRACTION_MAX", "DomainError", "Emulator", "PhysicalityWarning", "default_model_dir"]
+
+#: Largest M_BH/(Υ L_tot) for models whose metadata ``domain`` does not record
+#: ``mbh_fraction_max``: the labels' ``JampySettings.bh_max_fraction``, up to which training
+#: checked the maps and the evaluation measured the black hole's part.
+BH_FRACTION_MAX = 1e-2
 
 
 class PhysicalityWarning(UserWarning):
@@ -150,6 +155,42 @@ class Emulator:
             return [f"q'min = {mge.qobs_min:.3g} outside the trained range [{qlo}, {qhi}]"]
         return []
 
+    @property
+    def mbh_fraction_max(self) -> float:
+        """Largest M_BH/(Υ L_tot) of the trained domain (the stars' mass Υ L_tot)."""
+        return float(self.domain.get("mbh_fraction_max", BH_FRACTION_MAX))
+
+    def check_mbh(self, mge: MGE, distance_mpc, ml, mbh_msun, extrapolate: bool = False) -> None:
+        """Raise :class:`DomainError` if M_BH exceeds the trained range relative to the stars.
+
+        The black hole's map is learned and measured up to M_BH/(Υ L_tot) =
+        :attr:`mbh_fraction_max`; beyond it the emulator's error is unmeasured and grows with
+        M_BH. :meth:`predict_vrms` does not call this (fits sample wider priors, and their
+        certificate checks the result against jampy); ``jaxjam predict`` does.
+
+        Parameters
+        ----------
+        mge : MGE
+        distance_mpc : float
+            Distance, Mpc (it sets L_tot).
+        ml : float
+            Mass-to-light ratio Υ, Msun/Lsun.
+        mbh_msun : float
+            Black-hole mass, Msun.
+        extrapolate : bool
+            Warn instead of raising.
+        """
+        ml, mbh, dist = float(ml), float(mbh_msun), float(distance_mpc)
+        if not all(np.isfinite(v) and v > 0 for v in (ml, mbh, dist)):
+            return  # predict_vrms refuses bad values; no black hole is always in range
+        stars = ml * float(mge.luminosity_lsun(dist))
+        fmax = self.mbh_fraction_max
+        if mbh > fmax * stars:
+            self._report([f"M_BH = {mbh:.3g} Msun is {mbh / stars:.3g} times the stars' mass "
+                          f"(M/L × L_tot = {stars:.3g} Msun), beyond the trained range of "
+                          f"{fmax:g} times it (M_BH <= {fmax * stars:.3g} Msun)"],
+                         extrapolate)  # fmt: skip
+
     def _check(self, mge: MGE, q_int, ratio, extrapolate: bool) -> None:
         check_q_int(q_int, mge.qobs_min)  # the MGE's inclination limit: always an error
         if not np.all(np.isfinite(ratio)):
@@ -224,9 +265,10 @@ class Emulator:
         psf : jaxjam.psf.PSF, optional
             PSF and pixel size; None for the PSF-free model.
         step_arcsec : float, optional
-            Cartesian step of the convolution (default ``min(sigma_psf)/4``, as jampy).
+            Cartesian step of the convolution, > 0 (default ``min(sigma_psf)/4``, as jampy).
         extrapolate : bool
-            Evaluate outside the trained domain with a warning instead of an error.
+            Evaluate outside the trained domain with a warning instead of an error. M_BH is
+            not checked against the domain here: see :meth:`check_mbh`.
         **parameters
             The log10 parameters of any further components (:attr:`components`), by name.
 
@@ -242,9 +284,10 @@ class Emulator:
         """
         from jaxjam.forward import apply_operator, bin_operator
 
-        for name, val in (("ml", ml), ("mbh_msun", mbh_msun)):
-            if not np.isfinite(val) or val < 0 or (name == "ml" and val == 0):
-                raise ValueError(f"{name} must be finite and positive, got {val}")
+        if not (np.isfinite(ml) and ml > 0):
+            raise ValueError(f"ml must be finite and > 0, got {ml}")
+        if not (np.isfinite(mbh_msun) and mbh_msun >= 0):
+            raise ValueError(f"mbh_msun must be finite and >= 0 (0: no black hole), got {mbh_msun}")
         names = comps.parameter_names(self.components)
         given = {"log10_ml": np.log10(ml), "log10_mbh": np.log10(mbh_msun) if mbh_msun > 0
                  else -np.inf, **parameters}  # fmt: skip

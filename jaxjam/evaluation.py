@@ -1,24 +1,38 @@
 """Accuracy of a trained emulator against jampy labels, with plots.
 
-``evaluate(model, store)`` compares emulated and jampy Vrms on every physical sample of a
+``evaluate(model, store, out)`` compares emulated and jampy Vrms on every physical sample of a
 held-out store (generated with another seed), for M_BH = 0 and for black-hole-dominated
 combinations, and on MGEs of real galaxies never seen in training (M32 and mgefit's NGC 4342
-and NGC 5831), whose jampy labels it computes. It writes ``evaluation.json`` and PNG plots
-into the model directory.
+and NGC 5831), whose jampy labels it computes. It writes a JSON file and PNG plots beside the
+model, never into it: evaluating a model never changes it.
+
+``attach_test_metrics(model, evaluation)`` is the separate, explicit step that puts an
+evaluation's metrics (``test_metrics``, with the error model every fit uses) into a model's
+metadata. It refuses evaluations of other weights, of stores that overlap the training set
+(same manifest hash or same seed), of fewer than :data:`MIN_ATTACH_MAPS` maps, and any model
+inside the installed package.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
+from flax import nnx
 
 from jaxjam import error_model
-from jaxjam.checkpoint import update_metadata
+from jaxjam.checkpoint import is_packaged, load_model, update_metadata, weights_sha256
 
-__all__ = ["BH_FRACTIONS", "evaluate", "vrms_errors"]
+__all__ = ["BH_FRACTIONS", "MIN_ATTACH_MAPS", "attach_test_metrics", "evaluate", "vrms_errors"]
+
+#: The fewest held-out maps whose metrics :func:`attach_test_metrics` puts into a model. The
+#: error model's amplitudes are RMS values over maps, whose relative standard error is about
+#: 1/√(2n): 2.2% at 1,000 maps (and 25% at 8), and the fraction of maps with max ≤ 2% has a
+#: binomial error ≤ 1.6 points; the shipped model's test set gives 1,943 maps.
+MIN_ATTACH_MAPS = 1000
 
 #: M_BH / (Υ L_tot) of the black-hole-dominated evaluation (and the scalings over the stars'
 #: at which any further component is evaluated).
@@ -132,8 +146,36 @@ def _plot(path, grid_r, err, q_pos, ratio, title):
     plt.close(fig)
 
 
-def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=None) -> dict:
-    """Evaluate a model on a held-out store and on real galaxies.
+def _model_dir(model_dir) -> Path:
+    """A model directory, or the ``model/`` directory of a run directory."""
+    model_dir = Path(model_dir)
+    if (model_dir / "model" / "metadata.json").exists():
+        return model_dir / "model"
+    return model_dir
+
+
+def _outputs(out, model_dir: Path, keys) -> list[Path]:
+    """The files an evaluation will write (the JSON, then its plots); refuses paths inside
+    the model or that exist."""
+    out = Path(out)
+    if out.suffix != ".json":
+        raise ValueError(f"the evaluation output {out} must be a .json file")
+    if out.absolute().resolve().is_relative_to(model_dir.absolute().resolve()) or is_packaged(out):
+        raise ValueError(f"{out} is inside the model directory {model_dir} or the installed "
+                         "package's models: an evaluation is written beside a model, never into "
+                         "it; choose another --out")  # fmt: skip
+    paths = [out, *(out.with_name(f"{out.stem}_{k}.png") for k in keys)]
+    for p in paths:
+        if p.exists():
+            raise ValueError(f"{p} exists; an evaluation never overwrites one: choose another "
+                             "--out or delete it")  # fmt: skip
+    return paths
+
+
+def evaluate(model_dir, data, out, n_real_draws: int = 8, seed: int = 0, max_samples=None):
+    """Evaluate a model on a held-out store and on real galaxies; write the results beside it.
+
+    The model is only read: use :func:`attach_test_metrics` to put the results into it.
 
     Parameters
     ----------
@@ -141,8 +183,11 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
         A model directory, or a run directory containing ``model/``.
     data : str or Path
         Held-out store (generated with a different seed from the training set).
+    out : str or Path
+        JSON file to write (not inside the model directory, and not existing); the plots are
+        written beside it as ``{stem}_{case}.png``.
     n_real_draws : int
-        (q_int, ratio) draws per real galaxy, each labelled with jampy.
+        (q_int, ratio) draws per real galaxy, each labelled with jampy (0: none).
     seed : int
         Seed of those draws.
     max_samples : int, optional
@@ -151,7 +196,13 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
     Returns
     -------
     dict
-        The contents of ``evaluation.json``.
+        The contents of ``out``.
+
+    Raises
+    ------
+    ValueError
+        If the store is the training set or another grid's, or the outputs are refused; a
+        :class:`~jaxjam.data_gen.integrity.StoreDamagedError` if the store is damaged.
     """
     import contextlib
     import io
@@ -164,19 +215,23 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
     from jaxjam.geometry import Q_INT_MIN
     from jaxjam.photometry import render_photometry
 
-    model_dir = Path(model_dir)
-    if (model_dir / "model" / "metadata.json").exists():
-        model_dir = model_dir / "model"
+    model_dir = _model_dir(model_dir)
     emu = Emulator.load(model_dir)
+    paths = _outputs(out, model_dir, [k for k, _, _ in _cases(emu.components)])
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
     store = StoreReader(data)
     if store.manifest["grid"] != emu.metadata["grid"]:
         raise ValueError("the store's grid differs from the model's grid")
     train_hash = emu.metadata.get("data_manifest_hash")
     if train_hash == store.manifest["hash"]:
         raise ValueError("this store is the model's training set; evaluate on a held-out store")
+    overlap = _overlap(emu.metadata, store.manifest["hash"], store.manifest["seed"])
+    if overlap:
+        warnings.warn(f"the store {data} overlaps the model's training set: {overlap}; its "
+                      "metrics cannot be attached to the model", stacklevel=2)  # fmt: skip
 
     done = np.nonzero(store.completed_mask())[0]
-    status_all = store["status"].get_orthogonal_selection((done,))
+    status_all = store.read(done, ["status"])["status"]
     idx = store.usable_indices()
     if max_samples:
         idx = idx[:max_samples]
@@ -188,13 +243,18 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
     true = np.stack([d[c.symbol] for c in comps], axis=1)
     q_pos = (d["q_int"] - Q_INT_MIN) / (qmin - Q_INT_MIN)
     grid_r = emu.grid.r_re
-    out = {"model": str(model_dir), "data": str(data), "data_manifest_hash": store.manifest["hash"],
-           "training_manifest_hash": train_hash, "store": {}, "real_galaxies": {}}  # fmt: skip
+    res = {"model": str(model_dir),
+           "model_weights_sha256": weights_sha256(nnx.to_pure_dict(emu.state)),
+           "data": str(data), "data_manifest_hash": store.manifest["hash"],
+           "data_seed": store.manifest["seed"], "data_n_samples": store.n_samples,
+           "data_checksummed": store.checksummed, "training_manifest_hash": train_hash,
+           "training_data_seed": emu.metadata.get("data_seed"),
+           "overlaps_training_set": overlap, "store": {}, "real_galaxies": {}}  # fmt: skip
 
     for key, m, title in _cases(comps):
         err = vrms_errors(pred, true, m)
         per_map = np.nanmax(err.reshape(err.shape[0], -1), axis=1)
-        out["store"][key] = {
+        res["store"][key] = {
             **_summary(err),
             "vs_radius": {"r_re": grid_r.tolist(),
                           "median": np.nanmedian(err, axis=(0, 2)).tolist(),
@@ -202,13 +262,13 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
             "vs_q_int_position": _binned(q_pos, per_map, np.linspace(0, 1, 6)),
             "vs_ratio": _binned(d["ratio"], per_map, np.linspace(0.5, 1.5, 6)),
         }  # fmt: skip
-        _plot(model_dir / f"eval_{key}.png", grid_r, err, q_pos, d["ratio"],
+        _plot(paths[0].with_name(f"{paths[0].stem}_{key}.png"), grid_r, err, q_pos, d["ratio"],
               f"held-out store, {title}")  # fmt: skip
 
     # structure of the error (signed, on the grid): correlated modes for the fit's likelihood
     signed = vrms_errors(pred, true, signed=True)
     whole = np.all(np.isfinite(signed.reshape(len(idx), -1)), axis=1)
-    out["error_model"] = error_model.measure(signed[whole], emu.grid)
+    res["error_model"] = error_model.measure(signed[whole], emu.grid)
 
     # physicality classifier on every finished sample (including the unphysical ones)
     all_d = store.read(done, ["image", "q_int", "ratio", "mge_qobs", "mge_mask"])
@@ -216,13 +276,13 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
     _, p_all = _emulate(emu, all_d["image"], all_d["q_int"], all_d["ratio"], all_qmin)
     truth = np.isin(status_all, (0, 2))
     pred = p_all >= 0.5
-    out["physicality"] = {"n": int(truth.size), "n_unphysical": int((~truth).sum()),
+    res["physicality"] = {"n": int(truth.size), "n_unphysical": int((~truth).sum()),
                           "accuracy": float(np.mean(pred == truth)),
                           "false_physical": int(np.sum(pred & ~truth)),
                           "false_unphysical": int(np.sum(~pred & truth))}  # fmt: skip
 
     rng = np.random.default_rng(seed)
-    for name, mge in real_galaxy_mges().items():
+    for name, mge in (real_galaxy_mges() if n_real_draws else {}).items():  # MGE fits: ~10 s
         norm = mge.normalized()[0]
         image = render_photometry(norm, emu.image_spec, normalize=False)
         rows = []
@@ -238,12 +298,91 @@ def evaluate(model_dir, data, n_real_draws: int = 8, seed: int = 0, max_samples=
             rows.append({"q_int": q, "ratio": r,
                          **{key: {"median": float(np.nanmedian(e)), "max": float(np.nanmax(e))}
                             for key, e in errs.items()}})  # fmt: skip
-        out["real_galaxies"][name] = rows
-    (model_dir / "evaluation.json").write_text(json.dumps(out, indent=1))
-    update_metadata(model_dir, {"test_metrics": {
-        "data_manifest_hash": out["data_manifest_hash"],
+        res["real_galaxies"][name] = rows
+    tmp = paths[0].with_name(f".{paths[0].name}.tmp")
+    tmp.write_text(json.dumps(res, indent=1))
+    tmp.replace(paths[0])  # atomic: never a half-written evaluation
+    return res
+
+
+def _overlap(meta: dict, data_hash: str, data_seed) -> str | None:
+    """Why a store overlaps a model's training set (its manifest hash or its seed), or None.
+
+    Sample ``p`` of a store depends only on the seed and ``p``, so two stores of one seed share
+    their first samples whatever their sizes. Models saved before ``data_seed`` was recorded
+    are checked by the manifest hash alone.
+    """
+    if data_hash == meta.get("data_manifest_hash"):
+        return "it is the model's training set (same manifest hash)"
+    if meta.get("data_seed") is not None and data_seed == meta["data_seed"]:
+        return (
+            f"it was generated with the training set's seed {data_seed}, so its samples "
+            "repeat the training set's"
+        )
+    return None
+
+
+def attach_test_metrics(model_dir, evaluation, min_maps: int = MIN_ATTACH_MAPS) -> dict:
+    """Put an evaluation's held-out metrics into a model's metadata (``test_metrics``).
+
+    ``test_metrics`` holds the model's error model, which every fit's likelihood uses, and its
+    p68 error: they must come from enough maps that the model has never seen.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A model directory, or a run directory containing ``model/``; not one shipped inside
+        the installed package.
+    evaluation : str, Path or dict
+        The JSON file written by :func:`evaluate` (or its contents), for this model.
+    min_maps : int
+        The fewest held-out maps accepted (:data:`MIN_ATTACH_MAPS`).
+
+    Returns
+    -------
+    dict
+        The model's new metadata.
+
+    Raises
+    ------
+    ValueError
+        If the model is inside the installed package, the evaluation is of other weights,
+        its store overlaps the training set, or it has fewer than ``min_maps`` maps.
+    """
+    model_dir = _model_dir(model_dir)
+    if is_packaged(model_dir):
+        raise ValueError(
+            f"{model_dir} is inside the installed jaxjam package: metrics are never written "
+            "there. Copy the model directory elsewhere, attach the metrics to the copy, and "
+            "ship it as docs/training.md (Reproducing the pretrained model) describes"
+        )
+    ev = evaluation if isinstance(evaluation, dict) else json.loads(Path(evaluation).read_text())
+    model, _, meta = load_model(model_dir)
+    if "model_weights_sha256" not in ev:
+        raise ValueError("the evaluation does not record the weights it measured (an older "
+                         "jaxjam wrote it): run `jaxjam evaluate` on this model again")  # fmt: skip
+    if ev["model_weights_sha256"] != weights_sha256(nnx.to_pure_dict(nnx.split(model)[1])):
+        raise ValueError(f"this evaluation ({ev.get('model')}) was made for other weights than "
+                         f"those in {model_dir}: run `jaxjam evaluate` on this model")  # fmt: skip
+    overlap = _overlap(meta, ev["data_manifest_hash"], ev.get("data_seed"))
+    if overlap:
+        raise ValueError(f"the evaluation's store {ev.get('data')} overlaps the training set: "
+                         f"{overlap}. Generate a held-out store with another --seed")  # fmt: skip
+    n_maps = min(ev["store"]["no_bh"]["n_maps"], ev["error_model"]["n_maps"])
+    if n_maps < min_maps:
+        spread = 1 / np.sqrt(2 * max(n_maps, 1))
+        raise ValueError(
+            f"the evaluation has {n_maps} held-out maps, fewer than the {min_maps} needed for "
+            f"test metrics (the error model's amplitudes would be uncertain by {spread:.0%}): "
+            f"evaluate on a larger held-out store (`jaxjam generate --n {2 * min_maps} --seed S`"
+            " with a seed other than the training set's)"
+        )
+    metrics = {
+        "data_manifest_hash": ev["data_manifest_hash"],
+        "data_seed": ev.get("data_seed"),
         **{k: {m: v[m] for m in ("n_maps", "median", "p68", "p95", "p99", "max",
-                                 "fraction_maps_max_le_2pct")} for k, v in out["store"].items()},
-        "physicality_accuracy": out["physicality"]["accuracy"],
-        "error_model": out["error_model"]}})  # fmt: skip
-    return out
+                                 "fraction_maps_max_le_2pct")} for k, v in ev["store"].items()},
+        "physicality_accuracy": ev["physicality"]["accuracy"],
+        "error_model": ev["error_model"],
+    }  # fmt: skip
+    return update_metadata(model_dir, {"test_metrics": metrics})

@@ -56,7 +56,14 @@ def bins_to_model_frame(x_arcsec, y_arcsec, pa_deg: float = 0.0):
     -------
     x, y : ndarray, shape (n_bins,)
         Coordinates along the major and minor axes, arcsec.
+
+    Raises
+    ------
+    ValueError
+        For a position angle that is not finite.
     """
+    if not np.all(np.isfinite(pa_deg)):
+        raise ValueError(f"pa_deg must be a finite angle in degrees, got {pa_deg}")
     pa = np.radians(pa_deg)
     x = np.asarray(x_arcsec, float)
     y = np.asarray(y_arcsec, float)

@@ -29,6 +29,7 @@ from jaxjam.mge import MGE
 from jaxjam.physics import InnerPoints, inner_points, inner_power_law, polar_spline
 
 __all__ = [
+    "MAX_GRID_CELLS",
     "PSF",
     "CartesianGrid",
     "ConvolutionParts",
@@ -36,6 +37,21 @@ __all__ = [
     "convolve_fft",
     "psf_kernel",
 ]
+
+#: Most cells of the Cartesian convolution grid (4096 × 4096). A fit's operator needs about
+#: 2 kB per cell while it is built (~30 GiB here); a PSF Gaussian far narrower than the field
+#: of the bins would otherwise ask for terabytes.
+MAX_GRID_CELLS = 4096**2
+
+
+def _check_step(step_arcsec) -> float:
+    step = float(step_arcsec)
+    if not (np.isfinite(step) and step > 0):
+        raise ValueError(
+            f"step_arcsec must be finite and > 0, got {step_arcsec} (None for jampy's default, "
+            "min(sigmapsf)/4)"
+        )
+    return step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +120,14 @@ def psf_kernel(psf: PSF, step_arcsec: float, pixang_deg: float = 0.0) -> np.ndar
     """
     from scipy.special import erf
 
+    step_arcsec = _check_step(step_arcsec)
     nk = int(np.ceil(psf.reach_arcsec / step_arcsec))
+    if (2 * nk + 1) ** 2 > MAX_GRID_CELLS:
+        raise ValueError(
+            f"the PSF kernel would have {2 * nk + 1:,} × {2 * nk + 1:,} cells (reach "
+            f"{psf.reach_arcsec:.3g} arcsec at a step of {step_arcsec:.3g} arcsec), more than "
+            f"{MAX_GRID_CELLS:,}: use a larger step_arcsec"
+        )
     k = np.linspace(-nk, nk, 2 * nk + 1) * step_arcsec
     xg, yg = np.meshgrid(k, k)
     if pixang_deg != 0:
@@ -133,11 +156,31 @@ class CartesianGrid(NamedTuple):
 
     @classmethod
     def covering(cls, x_arcsec, y_arcsec, psf: PSF, step_arcsec: float | None = None):
-        """Grid covering the bins plus the kernel's reach (jampy's construction, but a box)."""
-        step = psf.default_step_arcsec if step_arcsec is None else float(step_arcsec)
+        """Grid covering the bins plus the kernel's reach (jampy's construction, but a box).
+
+        Raises
+        ------
+        ValueError
+            For a step that is not finite and > 0, or a grid of more than
+            :data:`MAX_GRID_CELLS` cells (a PSF Gaussian far narrower than the bins' field).
+        """
+        step = psf.default_step_arcsec if step_arcsec is None else _check_step(step_arcsec)
         mx = psf.reach_arcsec
-        nx = int(np.ceil((np.max(np.abs(x_arcsec)) + mx) / step))
-        ny = int(np.ceil((np.max(np.abs(y_arcsec)) + mx) / step))
+        half_x = float(np.max(np.abs(x_arcsec))) + mx
+        half_y = float(np.max(np.abs(y_arcsec))) + mx
+        nx = int(np.ceil(half_x / step))
+        ny = int(np.ceil(half_y / step))
+        if 4 * nx * ny > MAX_GRID_CELLS:
+            why = (f"jampy's default step min(sigmapsf)/4 = {step:.3g} arcsec"
+                   if step_arcsec is None else f"step_arcsec = {step:.3g}")  # fmt: skip
+            raise ValueError(
+                f"the PSF convolution grid would have {2 * ny:,} × {2 * nx:,} cells "
+                f"(~{4 * nx * ny * 2e3 / 2**30:,.0f} GiB to build), more than the "
+                f"{MAX_GRID_CELLS:,} allowed: {why} over bins reaching "
+                f"{half_x - mx:.3g} × {half_y - mx:.3g} arcsec plus the kernel's reach "
+                f"{mx:.3g} arcsec. Check sigmapsf (is {min(psf.sigma_arcsec):g} arcsec meant?), "
+                "or pass a larger step_arcsec"
+            )
         return cls(
             np.linspace(0.5 - nx, nx - 0.5, 2 * nx) * step,
             np.linspace(0.5 - ny, ny - 0.5, 2 * ny) * step,

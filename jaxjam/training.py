@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 import time
 from pathlib import Path
 
@@ -79,6 +80,27 @@ class TrainConfig:
     early_stopping_metric: str = "val_loss"
 
     def __post_init__(self):
+        at_least = {"batch_size": 1, "max_epochs": 1, "warmup_epochs": 0, "patience": 0,
+                    "norm_samples": 1, "window_chunks": 1, "max_to_keep": 1}  # fmt: skip
+        for name, low in at_least.items():
+            val = getattr(self, name)
+            if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < low:
+                raise ValueError(f"TrainConfig.{name} must be an integer >= {low}, got {val!r}")
+        if self.max_samples is not None and not (
+            isinstance(self.max_samples, numbers.Integral) and self.max_samples >= 1
+        ):
+            raise ValueError("TrainConfig.max_samples must be None or an integer >= 1, got "
+                             f"{self.max_samples!r}")  # fmt: skip
+        for name, low in (("learning_rate", ">= 0"), ("weight_decay", ">= 0"),
+                          ("grad_clip_norm", "> 0"), ("bh_loss_fraction", ">= 0"),
+                          ("physical_loss_weight", ">= 0")):  # fmt: skip
+            val = getattr(self, name)
+            ok = isinstance(val, numbers.Real) and not isinstance(val, bool) and np.isfinite(val)
+            if not ok or val < 0 or (low == "> 0" and val == 0):
+                raise ValueError(f"TrainConfig.{name} must be a finite number {low}, got {val!r}")
+        if not (isinstance(self.val_fraction, numbers.Real) and 0 < self.val_fraction < 1):
+            raise ValueError(f"TrainConfig.val_fraction must lie in (0, 1), got "
+                             f"{self.val_fraction!r}")  # fmt: skip
         if self.early_stopping_metric not in ("val_loss", "val_rms_rel_vrms"):
             raise ValueError("early_stopping_metric must be 'val_loss' or 'val_rms_rel_vrms', got "
                              f"{self.early_stopping_metric!r}")  # fmt: skip
@@ -211,6 +233,8 @@ def _domain(manifest: dict) -> dict:
         "ratio": list(sampler["ratio"]),
         "qobs_min": [sampler["q_floor"], 1.0],
         "radius_re": [grid["r_min_re"], grid["r_max_re"]],
+        # M_BH/(Υ L_tot) up to which the labels' maps were checked (Emulator.check_mbh)
+        "mbh_fraction_max": manifest["config"].get("labels", {}).get("bh_max_fraction", 1e-2),
     }
 
 
@@ -351,7 +375,7 @@ def _split(store, data, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
         done = done[: config.max_samples]
     if done.size < 2:
         raise ValueError(f"store {data} has fewer than 2 finished samples")
-    pid = store["photometry_id"].get_orthogonal_selection((done,))
+    pid = store.read(done, ["photometry_id"])["photometry_id"]
     tr_pos, va_pos = split_by_photometry(pid, config.val_fraction, config.seed)
     return done[tr_pos], done[va_pos]
 
@@ -365,7 +389,7 @@ def _normalization(store, train_idx, config: TrainConfig, norm_file: Path, init)
     if init is not None:
         norm = init[1]
     else:
-        status = store["status"].get_orthogonal_selection((train_idx,))
+        status = store.read(train_idx, ["status"])["status"]
         phys = train_idx[np.isin(status, (0, 2))]
         rng = np.random.default_rng(config.seed)
         pick = np.sort(rng.choice(phys, size=min(config.norm_samples, phys.size), replace=False))
@@ -433,6 +457,7 @@ def _model_metadata(manifest: dict, config: TrainConfig, best_epoch: int, n_trai
         "image": manifest["image"],
         "jampy_version": manifest["versions"]["jampy"],
         "data_manifest_hash": manifest["hash"],
+        "data_seed": manifest["seed"],  # a store of the same seed repeats these samples
         "train_config": config.to_dict(),
         "best_epoch": best_epoch,
         "n_train": int(n_train),

@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 # `jaxjam fit`'s defaults are read from these
+from jaxjam.geometry import Q_INT_MIN, RATIO_RANGE
 from jaxjam.inference.certify import CertifyConfig
 from jaxjam.inference.config import FitConfig
 from jaxjam.inference.nuts import NUTSConfig
@@ -18,13 +19,20 @@ from jaxjam.inference.priors import PriorBounds
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+def _finite(ctx, param, value):
+    """Click callback: refuse NaN and infinities, which ``type=float`` accepts."""
+    if value is not None and not np.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
 def _psf_options(f):
     """The PSF options shared by `predict` and `fit` (jampy's sigmapsf/normpsf/pixsize)."""
     for opt in reversed([
         click.option("--sigmapsf", default=None, help="PSF Gaussian sigmas, arcsec (S1,S2,...)."),
         click.option("--normpsf", default=None, help="PSF weights summing to 1 (W1,W2,...)."),
         click.option("--pixsize", type=float, default=None, help="Pixel size, arcsec."),
-        click.option("--pa", type=float, default=0.0, show_default=True,
+        click.option("--pa", type=float, default=0.0, show_default=True, callback=_finite,
                      help="Position angle of the projected major axis from the data's +x axis, "
                      "degrees counter-clockwise."),
     ]):  # fmt: skip
@@ -109,6 +117,7 @@ def generate(n_samples, out, seed, workers, scheduler, config_path, quiet):
 
     if workers and scheduler:
         raise click.UsageError("give either --workers or --scheduler, not both")
+    _writable(out)
     with _user_errors():
         config = GeneratorConfig.from_json(config_path) if config_path else GeneratorConfig()
         summary = run(out, n_samples, seed, config, workers=workers, scheduler=scheduler,
@@ -174,12 +183,24 @@ def train(data, run_dir, config_path, quiet):
     help="(q_int, ratio) draws per real galaxy (M32, NGC 4342, NGC 5831).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of those draws.")
-def evaluate(model_dir, data, n_real, seed):
-    """Accuracy against jampy on a held-out store and on real galaxies (JSON + PNG plots)."""
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Evaluation JSON to write, outside the model directory; an existing file is refused. "
+    "The PNG plots go beside it.",
+)
+def evaluate(model_dir, data, n_real, seed, out_path):
+    """Accuracy against jampy on a held-out store and on real galaxies (JSON + PNG plots).
+
+    The model is only read. To make the results the model's test metrics (the error model that
+    fits use), run `jaxjam attach-metrics` on the JSON.
+    """
     from jaxjam.evaluation import evaluate as run
 
     with _user_errors():
-        res = run(model_dir, data, n_real_draws=n_real, seed=seed)
+        res = run(model_dir, data, out_path, n_real_draws=n_real, seed=seed)
     s = res["store"]["no_bh"]
     click.echo(
         f"held-out store, M_BH = 0: median {s['median']:.2%}, p95 {s['p95']:.2%}, "
@@ -194,7 +215,40 @@ def evaluate(model_dir, data, n_real, seed):
             worst = max(r["no_bh"]["max"] for r in rows)
             med = np.median([r["no_bh"]["median"] for r in rows])
             click.echo(f"  {name}: median {med:.2%}, worst map max {worst:.2%}")
-    click.echo(f"wrote {Path(res['model']) / 'evaluation.json'}")
+    click.echo(f"wrote {out_path}; the model is unchanged")
+    if res["overlaps_training_set"]:
+        click.echo(f"warning: the store overlaps the training set: {res['overlaps_training_set']}")
+
+
+@main.command("attach-metrics", context_settings=CONTEXT)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="Run directory (or its model/ directory); not the model shipped in the package.",
+)
+@click.option(
+    "--evaluation",
+    "evaluation_path",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="JSON written by `jaxjam evaluate` for this model.",
+)
+def attach_metrics(model_dir, evaluation_path):
+    """Make an evaluation the model's test metrics (held-out errors and the fits' error model).
+
+    Refused for an evaluation of other weights, of a store that overlaps the training set
+    (same manifest hash or seed), of fewer than 1,000 held-out maps, and for a model inside the
+    installed package.
+    """
+    from jaxjam.evaluation import attach_test_metrics
+
+    with _user_errors():
+        meta = attach_test_metrics(model_dir, evaluation_path)
+    tm = meta["test_metrics"]
+    click.echo(f"attached test metrics of {tm['no_bh']['n_maps']} held-out maps (store "
+               f"{tm['data_manifest_hash'][:12]}) to {model_dir}")  # fmt: skip
 
 
 _mge_option = click.option(
@@ -224,23 +278,41 @@ _model_option = click.option(
 )
 @click.option("--distance", type=float, required=True, help="Distance in Mpc.")
 @click.option(
-    "--q-int", type=float, required=True, help="Intrinsic axial ratio of the flattest MGE Gaussian."
+    "--q-int",
+    type=float,
+    required=True,
+    help=f"Intrinsic axial ratio of the flattest MGE Gaussian, in ({Q_INT_MIN}, q'min], q'min "
+    "being the MGE's smallest observed axial ratio (the inclination limit: q'min is edge-on).",
 )
-@click.option("--ratio", type=float, required=True, help="Anisotropy ratio of eq. (37).")
-@click.option("--ml", type=float, required=True, help="Mass-to-light ratio, Msun/Lsun.")
-@click.option("--mbh", type=float, required=True, help="Black-hole mass, Msun.")
+@click.option(
+    "--ratio",
+    type=float,
+    required=True,
+    help="Anisotropy ratio of eq. (37) (1: isotropic, < 1 radial, > 1 tangential), in the "
+    f"model's trained range ({_pair(RATIO_RANGE).replace(',', ' to ')} for the shipped one).",
+)
+@click.option("--ml", type=float, required=True, help="Mass-to-light ratio, Msun/Lsun (> 0).")
+@click.option(
+    "--mbh",
+    type=float,
+    required=True,
+    help="Black-hole mass, Msun (0: none), at most the model's trained fraction of the stars' "
+    "mass M/L x L_tot (1% for the shipped one).",
+)
 @_psf_options
 @_model_option
 @click.option(
     "--out",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Output text file [default: stdout].",
+    help="Output text file, replaced if it exists; missing parent directories are created "
+    "[default: stdout].",
 )
 @click.option(
     "--extrapolate",
     is_flag=True,
-    help="Evaluate outside the trained domain (with a warning) instead of failing.",
+    help="Evaluate outside the trained domain (q'min, --ratio, --mbh) with a warning instead "
+    "of failing.",
 )
 def predict(
     mge_path,
@@ -270,16 +342,20 @@ def predict(
     from jaxjam.kinematics import read_bins
     from jaxjam.mge import read_mge
 
-    with _user_errors():
+    if out:
+        _writable(out, "--out", file=True)
+    with _user_errors_in(_PREDICT_WORDS):
         psf = _psf(sigmapsf, normpsf, pixsize)
         mge = read_mge(mge_path)
         x, y = read_bins(bins_path)
         emu = Emulator.load(model_dir)
+        emu.check_mbh(mge, distance, ml, mbh, extrapolate)
         vrms = emu.predict_vrms(mge, distance, q_int, ratio, ml, mbh, x, y, pa_deg=pa, psf=psf,
                                 extrapolate=extrapolate)  # fmt: skip
     table = np.column_stack([x, y, vrms])
     header = "x_arcsec y_arcsec vrms_kms"
     if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         np.savetxt(out, table, fmt="%.6f", header=header)
     else:
         np.savetxt(sys.stdout, table, fmt="%.6f", header=header)
@@ -315,17 +391,35 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
     "--out",
     type=click.Path(file_okay=False),
     required=True,
-    help="Output directory (posterior.nc, summary.csv, corner.png, trace.png, maps.png).",
+    help="Output directory (posterior.nc, summary.csv, corner.png, trace.png, maps.png), "
+    "created if needed; checked before the fit starts. A non-empty one needs --overwrite.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write into a non-empty --out, replacing the files of an earlier fit there.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed of the fit.")
 @click.option(
-    "--chains", type=click.IntRange(min=1), default=NUTSConfig.n_chains, show_default=True
+    "--chains",
+    type=click.IntRange(min=1),
+    default=NUTSConfig.n_chains,
+    show_default=True,
+    help="Independent NUTS chains (at least 4 for a meaningful R-hat).",
 )
 @click.option(
-    "--warmup", type=click.IntRange(min=1), default=NUTSConfig.n_warmup, show_default=True
+    "--warmup",
+    type=click.IntRange(min=1),
+    default=NUTSConfig.n_warmup,
+    show_default=True,
+    help="Warm-up steps per chain (window adaptation of the step size and mass matrix), not kept.",
 )
 @click.option(
-    "--draws", type=click.IntRange(min=1), default=NUTSConfig.n_samples, show_default=True
+    "--draws",
+    type=click.IntRange(min=1),
+    default=NUTSConfig.n_samples,
+    show_default=True,
+    help="Posterior draws kept per chain, after the warm-up.",
 )
 @_bounds_option("q_int", "0.051 to the MGE's q'min")
 @_bounds_option("ratio", _pair(PriorBounds.ratio))
@@ -381,10 +475,10 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
     "the network (built from it once, its error measured and recorded); 'none': the network "
     "at every step.",
 )
-def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, seed,
-        chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds, log10_ml_bounds,
-        no_model_error, refine_maps, no_certify, accept_uncertified, certify_draws, max_rounds,
-        workers, table_nodes):  # fmt: skip
+def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, overwrite,
+        seed, chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds,
+        log10_ml_bounds, no_model_error, refine_maps, no_certify, accept_uncertified,
+        certify_draws, max_rounds, workers, table_nodes):  # fmt: skip
     """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator, and
     certify the posterior against converged jampy at posterior draws.
 
@@ -397,8 +491,9 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     from jaxjam.kinematics import read_kinematics
     from jaxjam.mge import read_mge
 
+    _out_dir(out, overwrite)  # before the fit: a fit is never lost to an unwritable --out
     _compilation_cache()
-    with _user_errors():
+    with _user_errors_in(_FIT_WORDS):
         given = {k: _floats(v, f"--{k}-bounds") for k, v in (
             ("q_int", q_int_bounds), ("ratio", ratio_bounds), ("log10_mbh", log10_mbh_bounds),
             ("log10_ml", log10_ml_bounds)) if v is not None}  # fmt: skip
@@ -430,7 +525,13 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     type=click.Path(file_okay=False),
     default="jaxjam_demo",
     show_default=True,
-    help="Output directory of the fit.",
+    help="Output directory of the fit, checked before it starts. The default is replaced by "
+    "each run; any other non-empty directory needs --overwrite.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write into a non-empty --out, replacing the files of an earlier fit there.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed of the fit.")
 @click.option(
@@ -438,10 +539,14 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     is_flag=True,
     help="Rerun jampy's capfit example (~30 jampy calls) instead of its stored result.",
 )
-def demo(out, seed, run_capfit):
+def demo(out, overwrite, seed, run_capfit):
     """Fit jampy's M32 black-hole example with NUTS on the shipped pretrained emulator."""
+    from click.core import ParameterSource
+
     from jaxjam.commands.demo import run_demo
 
+    own = click.get_current_context().get_parameter_source("out") is ParameterSource.DEFAULT
+    _out_dir(out, overwrite or own)  # the demo replaces its own default output
     _compilation_cache()
     with _user_errors():
         _, table = run_demo(out, seed=seed, run_capfit=run_capfit)
@@ -544,6 +649,97 @@ def _user_errors():
         yield
     except (ValueError, FileNotFoundError, CheckpointError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+#: API wording → the flags of `jaxjam predict` and `jaxjam fit`, in the order applied
+_FLAG_WORDS = (
+    ("mbh_msun must", "--mbh must"),
+    ("distance_mpc must", "--distance must"),
+    ("ml must be", "--ml must be"),
+    ("q_int must be", "--q-int must be"),
+    ("ratio must be", "--ratio must be"),
+    ("pa_deg must", "--pa must"),
+    ("pixsize_arcsec must", "--pixsize must"),
+    ("PSF sigmas must", "PSF sigmas (--sigmapsf) must"),
+    ("PSF weights must", "PSF weights (--normpsf) must"),
+    ("Check sigmapsf", "Check --sigmapsf"),
+    (", or pass a larger step_arcsec", ""),
+)
+_PREDICT_WORDS = (
+    *_FLAG_WORDS,
+    ("Pass extrapolate=True to evaluate anyway", "Pass --extrapolate to evaluate anyway"),
+)
+_FIT_WORDS = (
+    *_FLAG_WORDS,
+    *((f"prior bounds of {k}", f"--{k.replace('_', '-')}-bounds")
+      for k in ("q_int", "ratio", "log10_mbh", "log10_ml")),
+    ("q_int bounds (", "--q-int-bounds ("),
+    ("ratio bounds (", "--ratio-bounds ("),
+    ("refine_maps must", "--refine-maps must"),
+    ("table_nodes must be None or", "--table-nodes must be 'none' or"),
+    ("Pass extrapolate=True to evaluate anyway",
+     "`jaxjam fit` does not extrapolate: fit with a model trained on such photometry (--model)"),
+)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _user_errors_in(words):
+    """:func:`_user_errors`, with the API's argument names in a message put as the CLI's flags.
+
+    Parameters
+    ----------
+    words : tuple of (str, str)
+        ``(api_text, cli_text)`` replacements, applied in order (:data:`_PREDICT_WORDS`), each
+        where ``api_text`` starts a word (``ml`` is not replaced in ``log10_ml``).
+    """
+    import re
+
+    try:
+        with _user_errors():
+            yield
+    except click.ClickException as exc:
+        for api, cli in words:
+            exc.message = re.sub(r"(?<![\w-])" + re.escape(api), cli, exc.message)
+        raise
+
+
+def _writable(path, flag: str = "--out", file: bool = False) -> None:
+    """Refuse an output path that cannot be created and written, before any work is done.
+
+    The nearest existing ancestor of the directory ``path`` (of its parent for a ``file``)
+    must be a directory in which a file can be made: this catches a regular file on the way,
+    a read-only file system and missing permissions alike.
+    """
+    import tempfile
+
+    there = Path(path).absolute()
+    if file:
+        there = there.parent
+    while not there.exists():
+        there = there.parent
+    if not there.is_dir():
+        raise click.ClickException(f"{flag} {path}: {there} is a file, not a directory; choose "
+                                   f"another {flag}")  # fmt: skip
+    try:
+        with tempfile.TemporaryFile(dir=there):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"{flag} {path}: cannot write in {there} ({exc.strerror}); "
+                                   f"choose a writable {flag}") from exc  # fmt: skip
+
+
+def _out_dir(out, overwrite: bool) -> None:
+    """A fit's ``--out``: writable (:func:`_writable`) and empty, unless ``overwrite``."""
+    _writable(out)
+    path = Path(out)
+    if path.is_dir() and not overwrite:
+        names = sorted(p.name for p in path.iterdir())
+        if names:
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            raise click.ClickException(
+                f"--out {out} is not empty (it holds {shown}): pass --overwrite to replace the "
+                "files of an earlier fit there, or choose another --out"
+            )
 
 
 def _floats(text, name):
