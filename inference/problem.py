@@ -199,7 +199,8 @@ def _model_error(emulator: Emulator, galaxy: Galaxy, on: bool) -> tuple[float, n
                 "model_error=False"
             )
         warnings.warn("this model's correlated error was never measured (`jaxjam "
-                      "evaluate`, then `jaxjam attach-metrics`); using its p68 error as independent per-bin noise",
+                      "evaluate`, then `jaxjam attach-metrics`); using its p68 error as "
+                      "independent per-bin noise",
                       stacklevel=3)  # fmt: skip
         return emulator.relative_error, np.zeros((n, N_MODES))
     k = galaxy.kinematics
