@@ -329,8 +329,11 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     ll_all = np.array([jampy_log_likelihood(v, galaxy) for v in rest]).reshape(-1)
     ll_jam = np.concatenate([ll_head, ll_all[: len(todo) - len(wide)]])
     ll_wide = ll_all[len(todo) - len(wide) :]
-    ll_fit = np.asarray(fit_loglik(draws), np.float64)
-    ll_pure = np.asarray(fit_loglik_pure(draws), np.float64)
+    # the draws and the over-dispersed points in one batch: one shape, one compiled program
+    both = np.concatenate([draws, wide])
+    ll_fit_both = np.asarray(fit_loglik(both), np.float64)
+    ll_fit, ll_fit_wide = ll_fit_both[: len(draws)], ll_fit_both[len(draws) :]
+    ll_pure = np.asarray(fit_loglik_pure(both), np.float64)[: len(draws)]
     ok = np.isfinite(ll_jam) & np.isfinite(ll_fit)
     n_bad = int((~np.isfinite(ll_jam)).sum())
     log_ratio = np.where(ok, ll_jam - ll_fit, -np.inf)
@@ -357,7 +360,6 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         certified = bool(n_bad == 0 and k_hat <= config.k_hat_max
                          and ess >= config.min_rel_ess * len(draws))  # fmt: skip
         if len(wide):
-            ll_fit_wide = np.asarray(fit_loglik(wide), np.float64)
             miss = missed_mass(ll_wide, ll_fit_wide, ll_jam[ok], finite, config,
                                n_params=draws.shape[1])  # fmt: skip
             out["overdispersed"] = {**miss, "scale": config.overdispersion,

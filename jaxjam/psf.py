@@ -33,6 +33,7 @@ __all__ = [
     "PSF",
     "CartesianGrid",
     "ConvolutionParts",
+    "check_step_arcsec",
     "convolution_operator",
     "convolve_fft",
     "psf_kernel",
@@ -44,7 +45,8 @@ __all__ = [
 MAX_GRID_CELLS = 4096**2
 
 
-def _check_step(step_arcsec) -> float:
+def check_step_arcsec(step_arcsec) -> float:
+    """``step_arcsec`` as a float, refused unless finite and > 0 (jampy reads 0 as its default)."""
     step = float(step_arcsec)
     if not (np.isfinite(step) and step > 0):
         raise ValueError(
@@ -120,7 +122,7 @@ def psf_kernel(psf: PSF, step_arcsec: float, pixang_deg: float = 0.0) -> np.ndar
     """
     from scipy.special import erf
 
-    step_arcsec = _check_step(step_arcsec)
+    step_arcsec = check_step_arcsec(step_arcsec)
     nk = int(np.ceil(psf.reach_arcsec / step_arcsec))
     if (2 * nk + 1) ** 2 > MAX_GRID_CELLS:
         raise ValueError(
@@ -164,7 +166,7 @@ class CartesianGrid(NamedTuple):
             For a step that is not finite and > 0, or a grid of more than
             :data:`MAX_GRID_CELLS` cells (a PSF Gaussian far narrower than the bins' field).
         """
-        step = psf.default_step_arcsec if step_arcsec is None else _check_step(step_arcsec)
+        step = psf.default_step_arcsec if step_arcsec is None else check_step_arcsec(step_arcsec)
         mx = psf.reach_arcsec
         half_x = float(np.max(np.abs(x_arcsec))) + mx
         half_y = float(np.max(np.abs(y_arcsec))) + mx

@@ -253,10 +253,9 @@ def vrms_at_bins(
         kw = {"sigmapsf": list(psf.sigma_arcsec), "normpsf": list(psf.weights),
               "pixsize": float(psf.pixsize_arcsec), "pixang": float(pixang_deg)}  # fmt: skip
     if step_arcsec is not None:
-        if not (np.isfinite(step_arcsec) and step_arcsec > 0):  # jampy reads 0 as its default
-            raise ValueError(f"step_arcsec must be finite and > 0, got {step_arcsec} (None for "
-                             "jampy's default, min(sigmapsf)/4)")  # fmt: skip
-        kw["step"] = float(step_arcsec)
+        from jaxjam.psf import check_step_arcsec
+
+        kw["step"] = check_step_arcsec(step_arcsec)  # jampy would read 0 as its default
     inc = float(inc_from_q_int(q_int, mge.qobs_min))
     out = _proj(lum, inc, mbh_msun / ml, distance_mpc, np.asarray(x_arcsec, float),
                 np.asarray(y_arcsec, float), ratio, ml, settings, **kw)  # fmt: skip
