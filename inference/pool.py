@@ -9,7 +9,37 @@ from __future__ import annotations
 
 import contextlib
 
-__all__ = ["JampyPool", "jampy_pool"]
+__all__ = ["JAMPY_PRIORITY", "JampyPool", "jampy_pool"]
+
+#: dask priority of the jampy calls a fit submits from inside a worker (a survey's fits are
+#: submitted at priority 0): a free worker thread runs them before it starts another fit
+JAMPY_PRIORITY = 10
+
+
+def _on_worker() -> bool:
+    """Whether this code runs inside a dask worker's task."""
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _seceded(inside: bool):
+    """Leave the worker's thread pool while waiting (when ``inside`` a task), then rejoin."""
+    if not inside:
+        yield
+        return
+    from distributed import rejoin, secede
+
+    secede()
+    try:
+        yield
+    finally:
+        rejoin()
 
 
 class JampyPool:
@@ -44,10 +74,18 @@ class JampyPool:
                 return out
             from dask.distributed import as_completed
 
-            futures = [self.client.submit(fn, *a, pure=False, retries=1) for a in args]
-            for _ in as_completed(futures):
-                bar.update()
-            return self.client.gather(futures)
+            inside = _on_worker()
+            # a fit running as a survey task (jaxjam survey) submits its jampy calls ahead of
+            # the queued fits, then gives up its worker thread while it waits (dask's secede/
+            # rejoin), so that its calls and others' can run there: with every worker busy
+            # with a fit, a fit that held its thread would wait for ever
+            futures = [self.client.submit(fn, *a, pure=False, retries=1,
+                                          priority=JAMPY_PRIORITY if inside else 0)
+                       for a in args]  # fmt: skip
+            with _seceded(inside):
+                for _ in as_completed(futures):
+                    bar.update()
+                return self.client.gather(futures)
         finally:
             bar.close()
 

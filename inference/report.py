@@ -17,8 +17,9 @@ from jaxjam.inference.diagnostics import parameter_names
 __all__ = ["plot_maps", "save_fit"]
 
 
-def save_fit(result, out_dir) -> Path:
-    """Write a :class:`~jaxjam.inference.FitResult` to ``out_dir`` (created if needed)."""
+def save_fit(result, out_dir, plots: bool = True) -> Path:
+    """Write a :class:`~jaxjam.inference.FitResult` to ``out_dir`` (created if needed); the
+    PNG plots only with ``plots``."""
     import arviz as az
     import matplotlib
 
@@ -29,6 +30,9 @@ def save_fit(result, out_dir) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     result.datatree.to_netcdf(out / "posterior.nc")
     result.summary.to_csv(out / "summary.csv", index_label="parameter")
+    (out / "timing.json").write_text(json.dumps(result.timing, indent=1))
+    if not plots:
+        return out
     names = parameter_names(result.datatree)
     pm = az.plot_pair(result.datatree, var_names=names, backend="matplotlib")
     pm.savefig(out / "corner.png", dpi=100)
@@ -36,7 +40,6 @@ def save_fit(result, out_dir) -> Path:
     pc.savefig(out / "trace.png", dpi=100)
     plt.close("all")
     plot_maps(result.datatree, out / "maps.png")
-    (out / "timing.json").write_text(json.dumps(result.timing, indent=1))
     return out
 
 

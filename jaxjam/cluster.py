@@ -21,9 +21,14 @@ SINGLE_THREAD_ENV = {
 
 
 @contextlib.contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None):
+def dask_client(workers: int | None = None, scheduler: str | None = None,
+                accelerator: bool = False):  # fmt: skip
     """A ``dask.distributed.Client``: on ``scheduler`` when given, else on a LocalCluster of
-    ``workers`` single-threaded processes (default: all cores)."""
+    ``workers`` single-threaded processes (default: all cores).
+
+    The workers' JAX runs on the CPU (:data:`SINGLE_THREAD_ENV`) unless ``accelerator``
+    (a survey's fits), where it may use a GPU, without preallocating its memory (several
+    workers can share one device)."""
     import dask
     from dask.distributed import Client, LocalCluster
 
@@ -34,6 +39,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None):
     n = workers or os.cpu_count() or 1
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ.update(SINGLE_THREAD_ENV)
+    if accelerator:
+        environ.pop("JAX_PLATFORMS")
+        environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     # dask's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc return memory to the OS after
     # every large free; jampy allocates ~15 MB matrices per call and runs 25% slower with it.
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)

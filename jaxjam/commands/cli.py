@@ -375,6 +375,65 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
     return nodes
 
 
+def _fit_options(f):
+    """The sampler, prior, refinement and certificate options shared by `fit` and `survey`."""
+    for opt in reversed([
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="PRNG seed of the fit."),
+        click.option("--chains", type=click.IntRange(min=1), default=NUTSConfig.n_chains,
+                     show_default=True,
+                     help="Independent NUTS chains (at least 4 for a meaningful R-hat)."),
+        click.option("--warmup", type=click.IntRange(min=1), default=NUTSConfig.n_warmup,
+                     show_default=True,
+                     help="Warm-up steps per chain (window adaptation of the step size and "
+                     "mass matrix), not kept."),
+        click.option("--draws", type=click.IntRange(min=1), default=NUTSConfig.n_samples,
+                     show_default=True, help="Posterior draws kept per chain, after the warm-up."),
+        _bounds_option("q_int", "0.051 to the MGE's q'min"),
+        _bounds_option("ratio", _pair(PriorBounds.ratio)),
+        _bounds_option("log10_mbh", _pair(PriorBounds.log10_mbh)),
+        _bounds_option("log10_ml", _pair(PriorBounds.log10_ml)),
+        click.option("--no-model-error", is_flag=True,
+                     help="Do not add the emulator's own error to the data errors."),
+        click.option("--refine-maps", type=int, default=FitConfig.refine_maps, show_default=True,
+                     help="Converged jampy maps on which the emulator is refined for this galaxy "
+                     "before the fit (a few seconds each, in parallel; 0: none)."),
+        click.option("--no-certify", is_flag=True,
+                     help="Skip the certificate against converged jampy at posterior draws: "
+                     "faster, but gives up the guarantee that the posterior is JAM's."),
+        click.option("--certify-draws", type=click.IntRange(min=32),
+                     default=CertifyConfig.n_draws, show_default=True,
+                     help="Posterior draws at which converged jampy is run for the certificate."),
+        click.option("--max-rounds", type=click.IntRange(min=1),
+                     default=CertifyConfig.max_rounds, show_default=True,
+                     help="Rounds of refine, sample, certify before the fit is declared not "
+                     "certified."),
+        click.option("--table-nodes", default=_pair(FitConfig.table_nodes), show_default=True,
+                     help="Chebyshev nodes in q_int and ratio of the per-fit table that NUTS "
+                     "samples instead of the network (built from it once, its error measured "
+                     "and recorded); 'none': the network at every step."),
+    ]):  # fmt: skip
+        f = opt(f)
+    return f
+
+
+def _fit_config(seed, chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds,
+                log10_ml_bounds, no_model_error, refine_maps, no_certify, certify_draws,
+                max_rounds, table_nodes, workers=None) -> FitConfig:  # fmt: skip
+    """The :class:`FitConfig` of :func:`_fit_options`' values."""
+    given = {k: _floats(v, f"--{k}-bounds") for k, v in (
+        ("q_int", q_int_bounds), ("ratio", ratio_bounds), ("log10_mbh", log10_mbh_bounds),
+        ("log10_ml", log10_ml_bounds)) if v is not None}  # fmt: skip
+    for k, v in given.items():
+        if len(v) != 2:
+            raise ValueError(f"--{k}-bounds needs two numbers LO,HI, got {v}")
+    return FitConfig(nuts=NUTSConfig(n_chains=chains, n_warmup=warmup, n_samples=draws),
+                     bounds=PriorBounds(**given), seed=seed, model_error=not no_model_error,
+                     refine_maps=refine_maps, table_nodes=_table_nodes(table_nodes),
+                     certify=CertifyConfig(enabled=not no_certify, n_draws=certify_draws,
+                                           max_rounds=max_rounds, workers=workers))  # fmt: skip
+
+
 @main.command(context_settings=CONTEXT)
 @_mge_option
 @click.option(
@@ -399,67 +458,11 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
     is_flag=True,
     help="Write into a non-empty --out, replacing the files of an earlier fit there.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed of the fit.")
-@click.option(
-    "--chains",
-    type=click.IntRange(min=1),
-    default=NUTSConfig.n_chains,
-    show_default=True,
-    help="Independent NUTS chains (at least 4 for a meaningful R-hat).",
-)
-@click.option(
-    "--warmup",
-    type=click.IntRange(min=1),
-    default=NUTSConfig.n_warmup,
-    show_default=True,
-    help="Warm-up steps per chain (window adaptation of the step size and mass matrix), not kept.",
-)
-@click.option(
-    "--draws",
-    type=click.IntRange(min=1),
-    default=NUTSConfig.n_samples,
-    show_default=True,
-    help="Posterior draws kept per chain, after the warm-up.",
-)
-@_bounds_option("q_int", "0.051 to the MGE's q'min")
-@_bounds_option("ratio", _pair(PriorBounds.ratio))
-@_bounds_option("log10_mbh", _pair(PriorBounds.log10_mbh))
-@_bounds_option("log10_ml", _pair(PriorBounds.log10_ml))
-@click.option(
-    "--no-model-error", is_flag=True, help="Do not add the emulator's own error to the data errors."
-)
-@click.option(
-    "--refine-maps",
-    type=int,
-    default=FitConfig.refine_maps,
-    show_default=True,
-    help="Converged jampy maps on which the emulator is refined for this galaxy before the fit "
-    "(a few seconds each, in parallel; 0: none).",
-)
-@click.option(
-    "--no-certify",
-    is_flag=True,
-    help="Skip the certificate against converged jampy at posterior draws: faster, but gives up "
-    "the guarantee that the posterior is JAM's.",
-)
+@_fit_options
 @click.option(
     "--accept-uncertified",
     is_flag=True,
     help="Exit 0 and keep the outputs even when the fit cannot be certified (it says so).",
-)
-@click.option(
-    "--certify-draws",
-    type=click.IntRange(min=32),
-    default=CertifyConfig.n_draws,
-    show_default=True,
-    help="Posterior draws at which converged jampy is run for the certificate.",
-)
-@click.option(
-    "--max-rounds",
-    type=click.IntRange(min=1),
-    default=CertifyConfig.max_rounds,
-    show_default=True,
-    help="Rounds of refine, sample, certify before the fit is declared not certified.",
 )
 @click.option(
     "--workers",
@@ -467,18 +470,8 @@ def _table_nodes(text: str) -> tuple[int, int] | None:
     default=None,
     help="Processes for the jampy calls [default: all cores; 0: in this process].",
 )
-@click.option(
-    "--table-nodes",
-    default=_pair(FitConfig.table_nodes),
-    show_default=True,
-    help="Chebyshev nodes in q_int and ratio of the per-fit table that NUTS samples instead of "
-    "the network (built from it once, its error measured and recorded); 'none': the network "
-    "at every step.",
-)
 def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, overwrite,
-        seed, chains, warmup, draws, q_int_bounds, ratio_bounds, log10_mbh_bounds,
-        log10_ml_bounds, no_model_error, refine_maps, no_certify, accept_uncertified,
-        certify_draws, max_rounds, workers, table_nodes):  # fmt: skip
+        accept_uncertified, workers, **options):  # fmt: skip
     """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator, and
     certify the posterior against converged jampy at posterior draws.
 
@@ -494,20 +487,9 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     _out_dir(out, overwrite)  # before the fit: a fit is never lost to an unwritable --out
     _compilation_cache()
     with _user_errors_in(_FIT_WORDS):
-        given = {k: _floats(v, f"--{k}-bounds") for k, v in (
-            ("q_int", q_int_bounds), ("ratio", ratio_bounds), ("log10_mbh", log10_mbh_bounds),
-            ("log10_ml", log10_ml_bounds)) if v is not None}  # fmt: skip
-        for k, v in given.items():
-            if len(v) != 2:
-                raise ValueError(f"--{k}-bounds needs two numbers LO,HI, got {v}")
+        cfg = _fit_config(**options, workers=workers)
         galaxy = Galaxy(read_mge(mge_path), read_kinematics(kin_path), distance,
                         _psf(sigmapsf, normpsf, pixsize), pa)  # fmt: skip
-        cfg = FitConfig(nuts=NUTSConfig(n_chains=chains, n_warmup=warmup, n_samples=draws),
-                        bounds=PriorBounds(**given), seed=seed,
-                        model_error=not no_model_error, refine_maps=refine_maps,
-                        table_nodes=_table_nodes(table_nodes),
-                        certify=CertifyConfig(enabled=not no_certify, n_draws=certify_draws,
-                                              max_rounds=max_rounds, workers=workers))  # fmt: skip
         result = run(galaxy, cfg, Emulator.load(model_dir))
         save_fit(result, out)
     click.echo(result.summary.to_string())
@@ -515,7 +497,73 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     from jaxjam.inference.certify import verdict
 
     click.echo(verdict(result.certificate))
-    if not no_certify and not result.certified and not accept_uncertified:
+    if not options["no_certify"] and not result.certified and not accept_uncertified:
+        raise SystemExit(3)
+
+
+@main.command(context_settings=CONTEXT)
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Table of galaxies (CSV or ECSV), one row each: name, mge, kinematics, distance_mpc "
+    "[, sigmapsf, normpsf, pixsize, pa_deg, seed, q_int_bounds, ...]; paths relative to it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Survey directory: NAME/ per galaxy, survey.csv, survey.json. Rerun the same command "
+    "to resume.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes of the local dask cluster [default: all cores].",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Use an existing dask scheduler (e.g. tcp://host:8786, or one from dask-jobqueue on "
+    "SLURM/PBS) instead of a local cluster.",
+)
+@_psf_options
+@_model_option
+@_fit_options
+@click.option("--no-plots", is_flag=True, help="Write no PNG plots per galaxy.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def survey(catalog_path, out, workers, scheduler, sigmapsf, normpsf, pixsize, pa, model_dir,
+           no_plots, quiet, **options):  # fmt: skip
+    """Fit every galaxy of a catalogue on dask.distributed, with the options of `jaxjam fit`.
+
+    The PSF options and the bounds are defaults for rows that give none. Killing the command
+    at any moment and rerunning it fits only the galaxies not finished (each galaxy's folder is
+    complete or absent); the table is then the same as an uninterrupted run's. Exit status 0
+    when every galaxy is certified (or fitted, with --no-certify), 3 when some are not
+    certified or failed, 1 for an error.
+    """  # fmt: skip
+    import os
+
+    from jaxjam.commands.survey import run_survey
+
+    if workers and scheduler:
+        raise click.UsageError("give either --workers or --scheduler, not both")
+    _writable(out)
+    with _user_errors_in(_FIT_WORDS):
+        cfg = _fit_config(**options)
+        defaults = {"psf": _psf(sigmapsf, normpsf, pixsize), "pa_deg": pa}
+        cache = os.environ.get("JAXJAM_CACHE_DIR", os.path.expanduser("~/.cache/jaxjam/xla"))
+        res = run_survey(catalog_path, out, cfg, model_dir=model_dir, workers=workers,
+                         scheduler=scheduler, defaults=defaults, plots=not no_plots,
+                         progress=not quiet, cache_dir=cache)  # fmt: skip
+    click.echo(f"{res['n_galaxies']} galaxies: {res['n_certified']} certified, "
+               f"{res['n_not_certified']} not certified, {res['n_failed']} failed "
+               f"({res['n_fitted']} fitted by this run, {res['n_done_before']} before it, "
+               f"{res['seconds']:.0f} s); wrote {res['table']}")  # fmt: skip
+    if res["n_failed"] or (res["n_not_certified"] and not options["no_certify"]):
         raise SystemExit(3)
 
 
@@ -743,31 +791,16 @@ def _out_dir(out, overwrite: bool) -> None:
 
 
 def _floats(text, name):
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from exc
+    from jaxjam.commands.parsing import floats
+
+    return floats(text, name)
 
 
 def _psf(sigmapsf, normpsf, pixsize):
     """A PSF from the CLI options, or None when none is given."""
-    from jaxjam.psf import PSF
+    from jaxjam.commands.parsing import psf_from_text
 
-    given = [v is not None for v in (sigmapsf, normpsf, pixsize)]
-    if not any(given):
-        return None
-    if sigmapsf is None or pixsize is None:
-        raise ValueError(
-            "a PSF needs --sigmapsf and --pixsize (and --normpsf for several Gaussians)"
-        )
-    sig = _floats(sigmapsf, "--sigmapsf")
-    if normpsf is not None:
-        weights = _floats(normpsf, "--normpsf")
-    elif len(sig) == 1:
-        weights = (1.0,)
-    else:
-        raise ValueError("--normpsf is needed with several --sigmapsf Gaussians")
-    return PSF(sig, weights, pixsize)
+    return psf_from_text(sigmapsf, normpsf, pixsize)
 
 
 if __name__ == "__main__":
