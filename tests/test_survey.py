@@ -141,6 +141,7 @@ def test_survey_survives_sigkill_and_matches_single_fits(tmp_path):
     assert status["toothin"].startswith("failed: ValueError") and "q_int" in status["toothin"]
     assert (out / "_failed" / "toothin.txt").read_text().startswith("Traceback")
     assert f"{3 - len(before)} fitted by this run, {len(before)} before it" in log, log
+    assert "distributed.scheduler" not in log, "the cluster's INFO lines break the progress bar"
 
     # the medians equal single fits with the same seeds and settings
     entries, _ = read_catalog(cat)

@@ -107,6 +107,8 @@ def _cluster(client, workers, scheduler):
         return
     import logging
 
+    import distributed  # noqa: F401  (its import sets its loggers' levels: set ours after it)
+
     from jaxjam.cluster import dask_client
 
     # the scheduler's and nannies' INFO lines would break the progress bar
