@@ -14,7 +14,14 @@ the A and B maps on the default 64×16 grid are computed with
 
 and compared with a converged reference (nang=30, nlos=200). The error is |ΔVrms|/Vrms for
 M_BH = 0 and for M_BH/M* = 5e-3, split inside and outside 0.1 R_e. Writes
-``label_accuracy.json``.
+``label_accuracy.json`` (or ``--name``).
+
+The grid, the settings and the reference can be chosen, e.g. for the v2 labels (a grid from
+1e-4 R_e, against jampy's nang 45/nlos 800 on the real MGEs only)::
+
+    python benchmarks/label_accuracy.py --n-sampled 0 --grid 80,24,1e-4,3 \
+        --settings nang20=20,120 nang30=30,120 nang30_nlos300=30,300 \
+        --reference 45,800 --name label_accuracy_v2.json
 """
 
 from __future__ import annotations
@@ -53,22 +60,43 @@ def main():
     ap.add_argument("--n-sampled", type=int, default=12)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", default="benchmarks/out")
+    ap.add_argument("--name", default="label_accuracy.json", help="output file in --out")
+    ap.add_argument("--grid", default=None, metavar="N_R,N_THETA,R_MIN_RE,R_MAX_RE",
+                    help="output grid [default: jaxjam's PolarGrid()]")  # fmt: skip
+    ap.add_argument("--settings", nargs="+", default=None, metavar="NAME=NANG,NLOS",
+                    help="settings compared [default: the four above]")  # fmt: skip
+    ap.add_argument("--reference", default=None, metavar="NANG,NLOS",
+                    help="the converged reference [default: 30,200]")  # fmt: skip
     args = ap.parse_args()
+    settings, reference = SETTINGS, REFERENCE
+    if args.settings:
+        settings = {}
+        for item in args.settings:
+            key, vals = item.split("=")
+            nang, nlos = (int(v) for v in vals.split(","))
+            settings[key] = {"nang": nang, "nlos": nlos}
+    if args.reference:
+        nang, nlos = (int(v) for v in args.reference.split(","))
+        reference = {"nang": nang, "nlos": nlos}
 
     from _galaxies import benchmark_galaxies
 
     from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
     from jaxjam.grid import PolarGrid
 
-    grid = PolarGrid()
+    if args.grid:
+        n_r, n_theta, r_min, r_max = args.grid.split(",")
+        grid = PolarGrid(int(n_r), int(n_theta), float(r_min), float(r_max))
+    else:
+        grid = PolarGrid()
     inner = (grid.r_re < 0.1)[:, None] * np.ones(grid.shape, bool)
-    errors = {k: {"nobh": [], "bh": []} for k in SETTINGS}
+    errors = {k: {"nobh": [], "bh": []} for k in settings}
     masks = []
     per_galaxy = []
-    cost = {k: 0.0 for k in [*SETTINGS, "reference"]}
+    cost = {k: 0.0 for k in [*settings, "reference"]}
     for name, mge, q, ratio in benchmark_galaxies(args.n_sampled, args.seed):
         t = time.perf_counter()
-        ref = component_maps(mge, q, ratio, grid, LabelConfig(**REFERENCE))
+        ref = component_maps(mge, q, ratio, grid, LabelConfig(**reference))
         cost["reference"] += time.perf_counter() - t
         if not ref.physical:
             print(f"{name}: unphysical draw, skipped")
@@ -78,7 +106,7 @@ def main():
         vb_ref = np.sqrt(ref["A"] + 5e-3 * ref["B"])
         line = [f"{name:10s} q_int={q:.3f} ratio={ratio:.2f}"]
         row = {"name": name, "q_int": q, "ratio": ratio}
-        for key, kw in SETTINGS.items():
+        for key, kw in settings.items():
             t = time.perf_counter()
             m = component_maps(mge, q, ratio, grid, LabelConfig(**kw))
             cost[key] += time.perf_counter() - t
@@ -101,18 +129,18 @@ def main():
     result = {
         "machine": machine_info(),
         "grid": grid.to_dict(),
-        "reference": REFERENCE,
-        "settings": SETTINGS,
+        "reference": reference,
+        "settings": settings,
         "n_galaxies": len(masks),
         "seconds": cost,
         "per_galaxy": per_galaxy,
         "errors": {},
     }
     print(
-        f"\n|dVrms|/Vrms against nang={REFERENCE['nang']}, nlos={REFERENCE['nlos']} "
+        f"\n|dVrms|/Vrms against nang={reference['nang']}, nlos={reference['nlos']} "
         f"over {len(masks)} galaxies x {grid.n_r * grid.n_theta} nodes"
     )
-    for key in SETTINGS:
+    for key in settings:
         result["errors"][key] = {}
         for bh in ("nobh", "bh"):
             e = np.array(errors[key][bh])
@@ -129,7 +157,7 @@ def main():
                 f"  p99 {a['p99']:.1e}  max {a['max']:.1e}   (r>=0.1Re p99 "
                 f"{res['r>=0.1Re']['p99']:.1e})  cost {cost[key]:.1f} s"
             )
-    write_json(Path(args.out) / "label_accuracy.json", result)
+    write_json(Path(args.out) / args.name, result)
 
 
 if __name__ == "__main__":
