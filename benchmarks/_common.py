@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmark scripts: machine description and JSON output."""
+"""Shared helpers of the benchmark scripts: machine description, JSON output, option parsing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["machine_info", "single_thread_blas", "write_json"]
+__all__ = ["machine_info", "parse_grid", "parse_settings", "single_thread_blas", "write_json"]
 
 
 def machine_info() -> dict:
@@ -28,3 +28,17 @@ def single_thread_blas() -> None:
     """One BLAS thread per process (must run before numpy is imported)."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
+
+
+def parse_grid(text: str):
+    """``"N_R,N_THETA,R_MIN_RE,R_MAX_RE"`` → :class:`jaxjam.grid.PolarGrid`."""
+    from jaxjam.grid import PolarGrid
+
+    n_r, n_theta, r_min, r_max = text.split(",")
+    return PolarGrid(int(n_r), int(n_theta), float(r_min), float(r_max))
+
+
+def parse_settings(text: str) -> dict:
+    """``"NANG,NLOS"`` → ``{"nang": NANG, "nlos": NLOS}`` (jampy's label settings)."""
+    nang, nlos = (int(v) for v in text.split(","))
+    return {"nang": nang, "nlos": nlos}

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_info, single_thread_blas, write_json
+from _common import machine_info, parse_settings, single_thread_blas, write_json
 
 single_thread_blas()
 
@@ -62,10 +62,7 @@ def main():
     from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
     from jaxjam.grid import PolarGrid
 
-    labels = LabelConfig()
-    if args.labels:
-        nang, nlos = (int(v) for v in args.labels.split(","))
-        labels = LabelConfig(nang=nang, nlos=nlos)
+    labels = LabelConfig(**parse_settings(args.labels)) if args.labels else LabelConfig()
     r_max = PolarGrid().r_max_re
     dense = PolarGrid(*dense_shape, args.r_min_re, r_max)
     pts = np.stack(np.meshgrid(dense.log_r, dense.theta_rad, indexing="ij"), -1).reshape(-1, 2)

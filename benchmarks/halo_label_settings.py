@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-from _common import machine_info, single_thread_blas, write_json
+from _common import machine_info, parse_grid, single_thread_blas, write_json
 
 single_thread_blas()
 
@@ -39,10 +39,8 @@ def main() -> None:
     from _galaxies import benchmark_galaxies
 
     from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
-    from jaxjam.grid import PolarGrid
 
-    n_r, n_theta, r_min, r_max = args.grid.split(",")
-    grid = PolarGrid(int(n_r), int(n_theta), float(r_min), float(r_max))
+    grid = parse_grid(args.grid)
     name, mge, q, ratio = benchmark_galaxies(0, args.seed)[args.galaxy]
     maps, seconds = {}, {}
     for nang in (20, 30):

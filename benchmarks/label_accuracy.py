@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_info, single_thread_blas, write_json
+from _common import machine_info, parse_grid, parse_settings, single_thread_blas, write_json
 
 single_thread_blas()
 
@@ -70,25 +70,17 @@ def main():
     args = ap.parse_args()
     settings, reference = SETTINGS, REFERENCE
     if args.settings:
-        settings = {}
-        for item in args.settings:
-            key, vals = item.split("=")
-            nang, nlos = (int(v) for v in vals.split(","))
-            settings[key] = {"nang": nang, "nlos": nlos}
+        settings = dict(item.split("=") for item in args.settings)
+        settings = {key: parse_settings(vals) for key, vals in settings.items()}
     if args.reference:
-        nang, nlos = (int(v) for v in args.reference.split(","))
-        reference = {"nang": nang, "nlos": nlos}
+        reference = parse_settings(args.reference)
 
     from _galaxies import benchmark_galaxies
 
     from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
     from jaxjam.grid import PolarGrid
 
-    if args.grid:
-        n_r, n_theta, r_min, r_max = args.grid.split(",")
-        grid = PolarGrid(int(n_r), int(n_theta), float(r_min), float(r_max))
-    else:
-        grid = PolarGrid()
+    grid = parse_grid(args.grid) if args.grid else PolarGrid()
     inner = (grid.r_re < 0.1)[:, None] * np.ones(grid.shape, bool)
     errors = {k: {"nobh": [], "bh": []} for k in settings}
     masks = []

@@ -27,7 +27,10 @@ from _common import machine_info, single_thread_blas, write_json
 single_thread_blas()
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from calibration import make_mock  # noqa: E402
+
+from jaxjam.mge import write_mge  # noqa: E402
 
 REFERENCE = Path(__file__).parent / "reference" / "jampy_mcmc_m32.json"
 
@@ -40,9 +43,7 @@ def _write_mocks(folder: Path, n: int, seed: int) -> tuple[Path, list]:
     for i in range(n):
         galaxy, truth = make_mock(np.random.default_rng([seed, i]))
         m, k = galaxy.mge, galaxy.kinematics
-        np.savetxt(folder / f"mge{i}.txt", np.column_stack([m.surf_lsun_pc2, m.sigma_arcsec,
-                                                            m.qobs]),
-                   header="surf_lsun_pc2 sigma_arcsec qobs")  # fmt: skip
+        write_mge(folder / f"mge{i}.txt", m)
         np.savetxt(folder / f"kin{i}.txt", np.column_stack([k.x_arcsec, k.y_arcsec, k.vrms_kms,
                                                             k.vrms_err_kms]),
                    header="x_arcsec y_arcsec vrms_kms vrms_err_kms")  # fmt: skip
@@ -92,8 +93,6 @@ def main() -> None:
         res = run_survey(catalog, out / f"w{w}_{mode}", cfg, workers=int(w), plots=False,
                          cache_dir=cache)  # fmt: skip
         wall = time.perf_counter() - t0
-        import pandas as pd
-
         table = pd.read_csv(res["table"])
         fresh = res["n_fitted"] == args.n  # a resumed survey's wall time is not its cost
         rate = 3600 * args.n / wall if fresh else None

@@ -29,34 +29,45 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
     The workers' JAX runs on the CPU (:data:`SINGLE_THREAD_ENV`) unless ``accelerator``
     (a survey's fits), where it may use a GPU, without preallocating its memory (several
     workers can share one device)."""
+    import logging
+
     import dask
     from dask.distributed import Client, LocalCluster
 
-    if scheduler:
-        with Client(scheduler) as client:
-            yield client
-        return
-    n = workers or os.cpu_count() or 1
-    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
-    environ.update(SINGLE_THREAD_ENV)
-    if accelerator:
-        environ.pop("JAX_PLATFORMS")
-        environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-    # dask's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc return memory to the OS after
-    # every large free; jampy allocates ~15 MB matrices per call and runs 25% slower with it.
-    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    settings = {
-        "distributed.nanny.pre-spawn-environ": environ,
-        # The worker's statistical profiler samples every thread's stack every 10 ms; with
-        # Python-heavy tasks (mgefit) on 2 cores it costs ~20% of the throughput.
-        "distributed.worker.profile.enabled": False,
-        "distributed.logging.distributed": "error",
-    }
-    with dask.config.set(settings):  # noqa: SIM117
-        with LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster, Client(cluster) as client:  # fmt: skip
-            yield client
+    # distributed's import sets its loggers' levels from its config, before the
+    # "distributed.logging" setting below can reach it: the scheduler's and nannies' INFO
+    # lines would break the callers' progress bars. The workers get the setting.
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        if scheduler:
+            with Client(scheduler) as client:
+                yield client
+            return
+        n = workers or os.cpu_count() or 1
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+        environ.update(SINGLE_THREAD_ENV)
+        if accelerator:
+            environ.pop("JAX_PLATFORMS")
+            environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        # dask's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc return memory to the OS after
+        # every large free; jampy allocates ~15 MB matrices per call and runs 25% slower with it.
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        settings = {
+            "distributed.nanny.pre-spawn-environ": environ,
+            # The worker's statistical profiler samples every thread's stack every 10 ms; with
+            # Python-heavy tasks (mgefit) on 2 cores it costs ~20% of the throughput.
+            "distributed.worker.profile.enabled": False,
+            "distributed.logging.distributed": "error",
+        }
+        with dask.config.set(settings):  # noqa: SIM117
+            with LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+            ) as cluster, Client(cluster) as client:  # fmt: skip
+                yield client
+    finally:
+        log.setLevel(level)
 
 
 @contextlib.contextmanager

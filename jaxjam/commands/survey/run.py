@@ -105,14 +105,8 @@ def _cluster(client, workers, scheduler):
     if client is not None:
         yield client
         return
-    import logging
-
-    import distributed  # noqa: F401  (its import sets its loggers' levels: set ours after it)
-
     from jaxjam.cluster import dask_client
 
-    # the scheduler's and nannies' INFO lines would break the progress bar
-    logging.getLogger("distributed").setLevel(logging.ERROR)
     with dask_client(workers, scheduler, accelerator=True) as c:
         yield c
 
