@@ -1,43 +1,50 @@
 """The certificate of a fit: converged jampy at posterior draws, Pareto-smoothed importance
 sampling (ArviZ), and the posterior reweighted to JAM.
 
-After sampling, ``n_draws`` draws are taken evenly from the chains (a seeded permutation) and
-jampy is run at each of them, at the galaxy's bins through its PSF
-(:func:`jaxjam.reference.vrms_at_bins`, padded, at the certificate's settings, in parallel
-processes). The log importance ratio of a draw is
+After sampling, ``n_draws`` draws are taken from the chains (a seeded choice). At each draw's
+(q_int, ratio) jampy is run twice at the galaxy's bins through its PSF (padded, at the
+certificate's settings, in parallel processes): that gives JAM's likelihood exactly on the
+whole (M_BH, M/L) plane there (:mod:`jaxjam.inference.planes`; jampy's V² is linear in Υ and
+M_BH to ≤ 2e-8, measured up to M_BH = 1e10 Msun), and both it and the likelihood NUTS sampled
+are integrated over that plane. The log importance ratio of a draw is
 
-    log w = log L_jampy(θ) − log L_fit(θ)
+    log w = log ∫∫ L_jampy dlog M_BH dlog Υ − log ∫∫ L_fit dlog M_BH dlog Υ
 
-where ``L_jampy`` is the Gaussian likelihood of jampy's Vrms with the data errors alone (JAM's
-posterior under the same priors) and ``L_fit`` the likelihood that NUTS sampled (the table or
-network, with its model-error term). ArviZ's PSIS smooths the weights and gives the Pareto
-k̂; the importance ESS is ``1/Σ w̃²``. The fit is **certified** when k̂ ≤ ``k_hat_max`` and
-the relative ESS is at least ``min_rel_ess``, jampy is physical at every draw, and the sampled
-posterior does not miss any of JAM's mass around it (below).
+at its (q_int, ratio), where ``L_jampy`` is the Gaussian likelihood of jampy's Vrms with the
+data errors alone (JAM's posterior under the same priors) and ``L_fit`` the likelihood that NUTS
+sampled (the table or network, with its model-error term). So only (q_int, ratio) are
+importance-sampled; M_BH and M/L are exact given them. This is what a per-draw ratio cannot
+see: on the flattest survey mock a black-hole mode at log M_BH ≈ 8 that holds 16% of JAM's
+posterior was never visited by the chains, and 64 per-draw ratios and 16 over-dispersed
+points certified the posterior 4.6σ from the truth in the anisotropy (docs/benchmarks.md).
+ArviZ's PSIS smooths the weights and gives the Pareto k̂; the importance ESS is ``1/Σ w̃²``. The
+fit is **certified** when k̂ ≤ ``k_hat_max``, the relative ESS is at least ``min_rel_ess``,
+jampy is physical at every draw's (q_int, ratio) (both calls V² > 0 at every bin), and the
+sampled posterior does not miss any of JAM's mass around it (below).
 
-**Over-dispersed draws.** Importance sampling sees JAM's density only where the proposal put
+**Over-dispersed points.** Importance sampling sees JAM's density only where the proposal put
 its draws: a sampled posterior much narrower than JAM's (a likelihood that is a spike, or cut
-off by a wall) gives nearly equal weights and passes k̂. So jampy also runs at
-``n_overdispersed`` points drawn from a Gaussian with the posterior's mean and
+off by a wall) gives nearly equal weights and passes k̂. So jampy's planes are also computed at
+``n_overdispersed`` points (q_int, ratio) drawn from a Gaussian with the posterior's mean and
 ``overdispersion``² times its covariance, inside the prior box. A point is *missed* when it is
-inside JAM's bulk (its jampy log-likelihood is within χ²₀.₉₉₉(d)/2 of the best at the posterior
-draws: 9.2 for 4 parameters) and its log importance ratio exceeds the mean weight of the
-posterior draws by more than ``max_log_excess`` (the fit's density there is more than e³ ≈ 20
-times too low, or zero). Any missed point fails the certificate. This also checks that the
-fit's truncation at JAM's physical edge cuts away no mass that jampy allows. For a correct fit
-about a quarter of the points land in JAM's bulk (P(χ²₄ < 2 · 9.2 / 3²) = 0.27); for a
-posterior ten times too narrow all of them do, with ratios e^18 above the mean.
+inside JAM's bulk (its plane's log-integral is within χ²₀.₉₉₉(2)/2 = 6.9 of the best at the
+posterior draws) and its log importance ratio exceeds the mean weight of the posterior draws by
+more than ``max_log_excess`` (the fit's marginal density there is more than e³ ≈ 20 times too
+low, or zero). Any missed point fails the certificate. This also checks that the fit's
+truncation at JAM's physical edge cuts away no mass that jampy allows. For a correct fit about
+half the points land in JAM's bulk (P(χ²₂ < 2 · 6.9 / 3²) = 0.54).
 
 When certified, the posterior means and standard deviations are corrected to JAM's by the
-difference estimator ``E_JAM[f] ≈ mean_all(f) + Σ_i (w̃_i − 1/n) f(θ_i)`` (the NUTS mean over
-all draws, plus the reweighting's shift measured on the certificate's draws), reported in
-``summary.csv`` as ``jam_mean`` and ``jam_sd``. When not, the fit refines again on jampy maps at
-these draws and resamples (:mod:`jaxjam.inference.fit`).
+difference estimator (:func:`jam_moments`): the NUTS mean over all draws, plus the reweighting's
+shift measured on the certificate's draws, with each plane's exact M_BH and M/L moments under
+jampy's and the fit's likelihoods; reported in ``summary.csv`` as ``jam_mean`` and ``jam_sd``.
+When not, the fit refines again on jampy maps at these draws and resamples
+(:mod:`jaxjam.inference.fit`).
 
-``n_draws``: the default 64 is set by measurement. For log-normal weights, k̂ from 64 draws
-is ≤ 0.7 in 99% of trials when the spread of log w is ≤ 0.3 and in 97% at 0.6, while the
-wrong NGC 4342 model of DESIGN.md (spread ~5) gives k̂ > 1; ``tests/test_certify.py`` checks
-that a degraded head fails.
+``n_draws``: the default 48 (96 jampy calls). For log-normal weights, k̂ from 64 draws is
+≤ 0.7 in 99% of trials when the spread of log w is ≤ 0.3 and in 97% at 0.6, while the wrong
+NGC 4342 model of DESIGN.md (spread ~5) gives k̂ > 1; the M32 demo passes with 48 (DESIGN.md);
+``tests/test_certify.py`` checks that a degraded head fails.
 """
 
 from __future__ import annotations
@@ -47,6 +54,14 @@ import time
 
 import numpy as np
 
+from jaxjam.inference.overdispersed import BULK_QUANTILE, missed_mass, overdispersed_draws
+from jaxjam.inference.planes import (
+    gaussian_loglik,
+    integrate,
+    jam_moments,
+    jampy_plane,
+    plane_agreement,
+)
 from jaxjam.inference.priors import PARAM_NAMES
 from jaxjam.reference import CONVERGED, LABELS, JampySettings
 
@@ -77,9 +92,6 @@ PSIS_MIN_DRAWS = 25
 MIN_DRAWS = 32
 #: Draws at which both settings are run to decide.
 SCREEN_DRAWS = 3
-#: JAM's bulk, for the over-dispersed draws: within the χ²(d) quantile / 2 of the best jampy
-#: log-likelihood at the posterior draws (d: the number of parameters).
-BULK_QUANTILE = 0.999
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +103,8 @@ class CertifyConfig:
     enabled : bool
         Certify the fit (``False`` gives up the guarantee: the posterior is the emulator's).
     n_draws : int
-        Posterior draws at which jampy is run (≥ :data:`MIN_DRAWS`).
+        Posterior draws at whose (q_int, ratio) jampy's plane is computed (≥
+        :data:`MIN_DRAWS`; two jampy calls each).
     max_rounds : int
         Fits (refine, sample, certify) before giving up; 1 never refines again.
     k_hat_max : float
@@ -101,34 +114,43 @@ class CertifyConfig:
     settings : JampySettings
         jampy settings of the calls at the bins.
     screen : tuple of JampySettings, JampySettings or None
-        Cheaper settings, cheapest first. At the first ``SCREEN_DRAWS`` draws jampy runs at
-        each of them and at ``settings``; the cheapest whose log-likelihood minus that of
-        ``settings`` varies by at most ``screen_dlogl`` from draw to draw is used at the other
-        draws (a constant offset cancels in the normalised weights; so measured per galaxy),
-        else ``settings``. ``None`` runs ``settings`` at every draw.
+        Cheaper settings, cheapest first. At the first ``SCREEN_DRAWS`` draws jampy's planes
+        are computed at each of them and at ``settings``; the cheapest whose plane
+        log-integral minus that of ``settings`` varies by at most ``screen_dlogl`` from draw to
+        draw is used at the other draws (a constant offset cancels in the normalised weights;
+        so measured per galaxy), else ``settings``. ``None`` runs ``settings`` at every draw.
     screen_dlogl : float
     n_overdispersed : int
-        Points of the over-dispersed check (0 turns it off).
+        Points (q_int, ratio) of the over-dispersed check (0 turns it off).
     overdispersion : float
         Their spread over the posterior's (a scale on its standard deviations, > 1).
     max_log_excess : float
         Largest log importance ratio at a point inside JAM's bulk, over the log mean weight of
         the posterior draws, that passes.
+    max_plane_shift : float
+        Largest difference between the fit's and jampy's conditional means of log10 M_BH and
+        log10 Υ on a draw's plane, in units of jampy's conditional standard deviation, that
+        passes (:func:`plane_agreement`): the reweighted posterior is JAM's whatever the fit
+        says on the planes, but the sampled draws and their medians are the fit's.
+    max_plane_width : float
+        Largest |ln(sd_fit / sd_jampy)| of those conditionals that passes (0.4: a factor 1.5).
     workers : int or None
         Processes for the jampy calls (``None``: all cores; 0: in this process).
     """
 
     enabled: bool = True
-    n_draws: int = 64
+    n_draws: int = 48
     max_rounds: int = 3
     k_hat_max: float = 0.7
     min_rel_ess: float = 0.25
     settings: JampySettings = CERTIFICATE_SETTINGS
     screen: tuple[JampySettings, ...] | None = SCREEN_SETTINGS
     screen_dlogl: float = 0.1
-    n_overdispersed: int = 16
+    n_overdispersed: int = 12
     overdispersion: float = 3.0
     max_log_excess: float = 3.0
+    max_plane_shift: float = 0.5
+    max_plane_width: float = 0.4
     workers: int | None = None
 
     def __post_init__(self):
@@ -201,72 +223,23 @@ def pick_draws(theta, n: int, seed: int) -> np.ndarray:
     return flat[np.sort(idx)]
 
 
-def overdispersed_draws(theta, n: int, scale: float, bounds, seed: int) -> np.ndarray:
-    """``n`` points from a Gaussian with the mean of ``theta`` (n_chains, n_samples, d) and
-    ``scale``² times its covariance, inside ``bounds`` (d, 2) (redrawn until inside, at most
-    100 rounds), shape (≤ n, d)."""
-    flat = np.asarray(theta, np.float64).reshape(-1, np.shape(theta)[-1])
-    d = flat.shape[1]
-    cov = np.cov(flat.T) + 1e-12 * np.eye(d)  # a parameter pinned at one value stays usable
-    chol = np.linalg.cholesky(cov)
-    lo, hi = np.asarray(bounds, np.float64).T
-    rng = np.random.default_rng([seed, 1])
-    out = []
-    for _ in range(100):
-        z = flat.mean(0) + scale * rng.standard_normal((n, d)) @ chol.T
-        out.extend(z[np.all((z > lo) & (z < hi), axis=1)])
-        if len(out) >= n:
-            break
-    return np.array(out[:n]).reshape(-1, d)
+def _integrate_all(planes, galaxy, bounds, fit_loglik=None) -> list:
+    return [integrate(p, galaxy.kinematics, bounds, fit_loglik) for p in planes]
 
 
-def missed_mass(ll_jam, ll_fit, ll_jam_post, log_ratio_post, config: CertifyConfig,
-                n_params: int = 4) -> dict:  # fmt: skip
-    """The over-dispersed check: which points have JAM's mass that the fit misses.
-
-    Parameters
-    ----------
-    ll_jam, ll_fit : ndarray, shape (m,)
-        jampy's and the fit's log-likelihoods at the over-dispersed points (−inf: unphysical).
-    ll_jam_post, log_ratio_post : ndarray, shape (n,)
-        jampy's log-likelihood and the log importance ratio at the posterior draws (finite).
-    config : CertifyConfig
-    n_params : int
-        The posterior's dimension (sets JAM's bulk).
-
-    Returns
-    -------
-    dict
-        ``n_points``, ``n_in_bulk`` (inside JAM's bulk), ``n_missed``, ``max_log_excess``
-        (the largest log ratio over the posterior draws' log mean weight, among the points in
-        the bulk; −inf if none) and ``bulk_dlogl``.
-    """
-    from scipy.special import logsumexp
-    from scipy.stats import chi2
-
-    bulk_dlogl = float(chi2.ppf(BULK_QUANTILE, n_params) / 2)
-    in_bulk = np.isfinite(ll_jam) & (ll_jam >= np.max(ll_jam_post) - bulk_dlogl)
-    mean_lw = logsumexp(log_ratio_post) - np.log(len(log_ratio_post))
-    with np.errstate(invalid="ignore"):
-        excess = np.where(in_bulk, ll_jam - ll_fit - mean_lw, -np.inf)  # fit −inf: +inf
-    return {"n_points": len(ll_jam), "n_in_bulk": int(in_bulk.sum()),
-            "n_missed": int((excess > config.max_log_excess).sum()),
-            "max_log_excess": float(excess.max()) if len(excess) else -float("inf"),
-            "bulk_dlogl": bulk_dlogl}  # fmt: skip
-
-
-def _screen(galaxy, head, pool, config: CertifyConfig, progress: bool):
-    """jampy at the draws ``head`` (n, 4) at the converged settings and every screen level;
-    returns the settings chosen, the log-likelihoods at ``head`` with them, and the record."""
+def _screen(galaxy, head, pool, config: CertifyConfig, bounds, progress: bool):
+    """jampy's planes at the draws ``head`` (n, 4) at the converged settings and every screen
+    level; returns the settings chosen, the planes at ``head`` with them, and the record."""
     levels = list(config.screen)
-    jobs = [(galaxy, t, s) for s in [config.settings, *levels] for t in head]
-    out = pool.map(jampy_vrms, jobs, "certificate: choosing jampy's settings", progress)
-    ll = np.array([jampy_log_likelihood(v, galaxy) for v in out]).reshape(-1, len(head))
+    jobs = [(galaxy, t[0], t[1], s) for s in [config.settings, *levels] for t in head]
+    planes = pool.map(jampy_plane, jobs, "certificate: choosing jampy's settings", progress)
+    lz = np.array([i.log_z_jampy for i in _integrate_all(planes, galaxy, bounds)])
+    lz = lz.reshape(-1, len(head))
     chosen, record = None, []
     for i, level in enumerate(levels, start=1):
         # a constant offset between two settings cancels in the normalised weights: what
         # matters is how the difference varies from draw to draw
-        gap = ll[i] - ll[0]
+        gap = lz[i] - lz[0]
         spread = float(np.ptp(gap)) if np.all(np.isfinite(gap)) else float("inf")
         record.append({"settings": level.to_dict(), "dlogl_spread": spread,
                        "dlogl_offset": float(np.median(gap))})  # fmt: skip
@@ -274,13 +247,14 @@ def _screen(galaxy, head, pool, config: CertifyConfig, progress: bool):
             chosen = i
     chosen = chosen or 0
     settings = levels[chosen - 1] if chosen else config.settings
-    return settings, ll[chosen], {"n_draws": len(head), "levels": record,
-                                  "chosen": settings.to_dict()}  # fmt: skip
+    mine = planes[chosen * len(head) : (chosen + 1) * len(head)]
+    return settings, mine, {"n_draws": len(head), "levels": record,
+                            "chosen": settings.to_dict()}  # fmt: skip
 
 
 def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyConfig, seed: int,
-            bounds=None, progress: bool = False) -> dict:  # fmt: skip
-    """Run jampy at posterior draws and judge the fit.
+            bounds, progress: bool = False) -> dict:  # fmt: skip
+    """Run jampy at posterior draws' (q_int, ratio) and judge the fit.
 
     Parameters
     ----------
@@ -288,99 +262,124 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     theta : ndarray, shape (n_chains, n_samples, 4)
         The posterior draws.
     fit_loglik, fit_loglik_pure : callable
-        ``θ (n, 4) → (n,)``: the log-likelihood NUTS sampled, and the same without the
-        model-error term (for the reported |Δ log L|).
+        ``θ (n, 4) → (n,)``: the log-likelihood NUTS sampled, called with the nodes of one
+        plane at a time (they share (q_int, ratio):
+        :func:`jaxjam.inference.running.plane_loglik_fn`), and the same without the
+        model-error term, called at the draws (for the reported |Δ log L|).
     pool : jaxjam.inference.pool.JampyPool
     config : CertifyConfig
     seed : int
         Seed of the choice of draws and of the over-dispersed points.
-    bounds : array, shape (4, 2), optional
-        The prior box, for the over-dispersed points (``None``: the check is not made).
+    bounds : array, shape (4, 2)
+        The prior box: the planes' extent in (log10 M_BH, log10 Υ), and the over-dispersed
+        points' box in (q_int, ratio).
 
     Returns
     -------
     dict
         ``certified``, ``k_hat``, ``ess``, ``rel_ess``, ``n_draws``, ``n_unphysical``,
-        ``max_abs_dlogl``, ``median_abs_dlogl`` (jampy − emulator, data errors alone; a constant
-        offset removed), ``jam_mean`` / ``jam_sd`` per parameter (reweighted; only when
-        certified), ``overdispersed`` (:func:`missed_mass`, with the points and their
-        log-likelihoods), ``settings``, ``seconds``, and ``draws`` (n, 4) with their
-        ``log_weights``.
+        ``max_abs_dlogl``, ``median_abs_dlogl`` (jampy − emulator at the draws themselves, data
+        errors alone; a constant offset removed), ``jam_mean`` / ``jam_sd`` per parameter
+        (reweighted; only when certified), ``overdispersed`` (:func:`missed_mass`, with the
+        points and their planes' log-integrals), ``settings``, ``seconds``, ``draws`` (n, 4)
+        with their ``log_weights``, and ``planes`` (each draw's ``log_z_jampy``,
+        ``log_z_fit``).
     """
-    from arviz_stats.base import array_stats
 
     t0 = time.perf_counter()
+    bounds = np.asarray(bounds, np.float64)
     draws = pick_draws(theta, config.n_draws, seed)
-    settings, ll_head, screen, n_head = config.settings, [], None, 0
+    settings, head, screen = config.settings, [], None
     if config.screen is not None:
-        settings, ll_head, screen = _screen(galaxy, draws[:SCREEN_DRAWS], pool, config, progress)
-        n_head = len(ll_head)
-    wide = np.zeros((0, draws.shape[1]))
-    if bounds is not None and config.n_overdispersed:
-        wide = overdispersed_draws(theta, config.n_overdispersed, config.overdispersion, bounds,
-                                   seed)  # fmt: skip
-    todo = np.concatenate([draws[n_head:], wide])
+        settings, head, screen = _screen(galaxy, draws[:SCREEN_DRAWS], pool, config, bounds,
+                                         progress)  # fmt: skip
+    wide = np.zeros((0, 2))
+    if config.n_overdispersed:
+        wide = overdispersed_draws(theta[..., :2], config.n_overdispersed, config.overdispersion,
+                                   bounds[:2], seed)  # fmt: skip
+    todo = np.concatenate([draws[len(head) :, :2], wide])
     rest = pool.map(
-        jampy_vrms,
-        [(galaxy, t, settings) for t in todo],
-        f"certificate: jampy (nang {settings.nang}) at {len(todo)} draws",
+        jampy_plane,
+        [(galaxy, q, r, settings) for q, r in todo],
+        f"certificate: jampy (nang {settings.nang}) at {len(todo)} (q_int, ratio), 2 calls each",
         progress,
     )
-    ll_all = np.array([jampy_log_likelihood(v, galaxy) for v in rest]).reshape(-1)
-    ll_jam = np.concatenate([ll_head, ll_all[: len(todo) - len(wide)]])
-    ll_wide = ll_all[len(todo) - len(wide) :]
-    # the draws and the over-dispersed points in one batch: one shape, one compiled program
-    both = np.concatenate([draws, wide])
-    ll_fit_both = np.asarray(fit_loglik(both), np.float64)
-    ll_fit, ll_fit_wide = ll_fit_both[: len(draws)], ll_fit_both[len(draws) :]
-    ll_pure = np.asarray(fit_loglik_pure(both), np.float64)[: len(draws)]
-    ok = np.isfinite(ll_jam) & np.isfinite(ll_fit)
-    n_bad = int((~np.isfinite(ll_jam)).sum())
-    log_ratio = np.where(ok, ll_jam - ll_fit, -np.inf)
-    out = {"n_draws": len(draws), "n_unphysical": n_bad, "settings": settings.to_dict(),
+    planes = list(head) + list(rest)
+    integrals = _integrate_all(planes, galaxy, bounds, fit_loglik)
+    n = len(draws)
+    z_jam = np.array([i.log_z_jampy for i in integrals])
+    z_fit = np.array([i.log_z_fit for i in integrals])
+    physical = np.array([p.physical for p in planes[:n]])
+    k = galaxy.kinematics
+    ll_jam = np.array([gaussian_loglik(p.vrms2(t[2], t[3]), k.vrms_kms, k.vrms_err_kms)
+                       for p, t in zip(planes[:n], draws, strict=True)])  # fmt: skip
+    ll_pure = np.asarray(fit_loglik_pure(draws), np.float64)
+    ok = physical & np.isfinite(z_jam[:n]) & np.isfinite(z_fit[:n])
+    n_bad = int((~physical).sum())
+    # planes where jampy has mass and the fit none (its likelihood −inf on jampy's nodes)
+    n_fit_zero = int((physical & np.isfinite(z_jam[:n]) & ~np.isfinite(z_fit[:n])).sum())
+    with np.errstate(invalid="ignore"):
+        log_ratio = np.where(ok, z_jam[:n] - z_fit[:n], -np.inf)
+    out = {"n_draws": n, "n_unphysical": n_bad, "n_fit_zero": n_fit_zero,
+           "settings": settings.to_dict(),
            "converged_settings": config.settings.to_dict(), "screen": screen,
-           "k_hat_max": config.k_hat_max, "min_rel_ess": config.min_rel_ess}  # fmt: skip
+           "k_hat_max": config.k_hat_max, "min_rel_ess": config.min_rel_ess,
+           "max_plane_shift": config.max_plane_shift, "max_plane_width": config.max_plane_width,
+           "planes": {"log_z_jampy": z_jam[:n].tolist(),
+                      "log_z_fit": z_fit[:n].tolist(),
+                      "moments_jampy": [i.moments_jampy.tolist() for i in integrals[:n]],
+                      "moments_fit": [i.moments_fit.tolist() for i in integrals[:n]]}}  # fmt: skip
     if ok.sum() < PSIS_MIN_DRAWS:
         out.update(certified=False, k_hat=float("inf"), ess=0.0, rel_ess=0.0,
                    max_abs_dlogl=float("nan"), median_abs_dlogl=float("nan"))  # fmt: skip
     else:
         finite = log_ratio[ok]
-        try:
-            lw_ok, k_hat = array_stats.psislw(finite - finite.max())
-        except ValueError as err:  # a flat tail: the largest weights sit on one repeated draw
-            out["psis_error"] = f"{err}: the chains repeat draws (they mix poorly)"
-            lw_ok, k_hat = finite - finite.max(), float("inf")
-            lw_ok = lw_ok - np.log(np.sum(np.exp(lw_ok)))
-        lw = np.full(len(draws), -np.inf)
+        if np.ptp(finite) < 1e-9:  # equal weights (PSIS cannot fit a tail to them): perfect
+            lw_ok, k_hat = np.full(len(finite), -np.log(len(finite))), 0.0
+        else:
+            lw_ok, k_hat = _psis(finite, out)
+        lw = np.full(n, -np.inf)
         lw[ok] = lw_ok
         w = np.exp(lw)
         ess = float(1.0 / np.sum(w**2))
-        d = (ll_jam - ll_pure)[ok]
-        d = np.abs(d - np.median(d))
-        certified = bool(n_bad == 0 and k_hat <= config.k_hat_max
-                         and ess >= config.min_rel_ess * len(draws))  # fmt: skip
+        both = ok & np.isfinite(ll_jam) & np.isfinite(ll_pure)
+        d = (ll_jam - ll_pure)[both]
+        d = np.abs(d - np.median(d)) if len(d) else np.array([np.nan])
+        certified = bool(n_bad == 0 and n_fit_zero == 0 and k_hat <= config.k_hat_max
+                         and ess >= config.min_rel_ess * n)  # fmt: skip
         if len(wide):
-            miss = missed_mass(ll_wide, ll_fit_wide, ll_jam[ok], finite, config,
-                               n_params=draws.shape[1])  # fmt: skip
+            miss = missed_mass(z_jam[n:], z_fit[n:], z_jam[:n][ok], finite, config, n_params=2)
             out["overdispersed"] = {**miss, "scale": config.overdispersion,
-                                    "points": wide.tolist(), "ll_jampy": ll_wide.tolist(),
-                                    "ll_fit": ll_fit_wide.tolist()}  # fmt: skip
+                                    "points": wide.tolist(), "ll_jampy": z_jam[n:].tolist(),
+                                    "ll_fit": z_fit[n:].tolist()}  # fmt: skip
             certified = certified and miss["n_missed"] == 0
-        out.update(certified=certified, k_hat=float(k_hat), ess=ess, rel_ess=ess / len(draws),
+        agree = plane_agreement([i for i, good in zip(integrals, ok, strict=False) if good])
+        out["plane_agreement"] = agree
+        certified = (certified and agree["max_shift"] <= config.max_plane_shift
+                     and agree["max_width"] <= config.max_plane_width)  # fmt: skip
+        out.update(certified=certified, k_hat=float(k_hat), ess=ess, rel_ess=ess / n,
                    max_abs_dlogl=float(d.max()), median_abs_dlogl=float(np.median(d)))  # fmt: skip
         if certified:
-            flat = np.asarray(theta, np.float64).reshape(-1, draws.shape[1])
-            shift = (w - 1.0 / len(draws)) @ draws
-            shift2 = (w - 1.0 / len(draws)) @ draws**2
-            mean = flat.mean(0) + shift
-            second = (flat**2).mean(0) + shift2
-            sd = np.sqrt(np.clip(second - mean**2, 0, None))
+            kept = [i for i, good in zip(integrals, ok, strict=False) if good]
+            mean, sd = jam_moments(theta, draws[ok], w[ok], kept)
             out["jam_mean"] = dict(zip(PARAM_NAMES, mean.tolist(), strict=True))
             out["jam_sd"] = dict(zip(PARAM_NAMES, sd.tolist(), strict=True))
         out["log_weights"] = lw.tolist()
     out["draws"] = draws.tolist()
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def _psis(log_ratio, out: dict):
+    """ArviZ's Pareto-smoothed log weights (normalised) and k̂ of ``log_ratio`` (n,)."""
+    from arviz_stats.base import array_stats
+
+    try:
+        return array_stats.psislw(log_ratio - log_ratio.max())
+    except ValueError as err:  # a flat tail: the largest weights sit on one repeated draw
+        out["psis_error"] = f"{err}: the chains repeat draws (they mix poorly)"
+        lw = log_ratio - log_ratio.max()
+        return lw - np.log(np.sum(np.exp(lw))), float("inf")
 
 
 def _screened(cert: dict) -> str:
@@ -407,12 +406,19 @@ def verdict(cert: dict | None) -> str:
     if c["certified"]:
         return f"CERTIFIED against converged jampy: {body}"
     why = f"{c['n_unphysical']} draws unphysical in jampy; " if c["n_unphysical"] else ""
+    if c.get("n_fit_zero"):
+        why += f"on {c['n_fit_zero']} draws' planes the fit has no mass on jampy's nodes; "
     o = c.get("overdispersed") or {}
     if o.get("n_missed"):
         why += (f"JAM's posterior reaches beyond the sampled one ({o['n_missed']} of "
                 f"{o['n_points']} points at ×{o['scale']:g} the posterior's spread are in "
                 f"JAM's bulk, the fit's density e^{o['max_log_excess']:.3g} too low "
                 "there); ")  # fmt: skip
+    a = c.get("plane_agreement") or {}
+    if a and (a["max_shift"] > c.get("max_plane_shift", np.inf)
+              or a["max_width"] > c.get("max_plane_width", np.inf)):  # fmt: skip
+        why += (f"given (q_int, ratio) the fit's {a['shift_parameter']} is off jampy's by "
+                f"{a['max_shift']:.2g} sd (width ratio e^±{a['max_width']:.2g}); ")  # fmt: skip
     return f"NOT CERTIFIED: {why}{body}: the posterior is not JAM's"
 
 

@@ -37,7 +37,7 @@ from jaxjam.inference.problem import (
 )
 from jaxjam.inference.refine import TooFewPhysicalMapsError
 from jaxjam.inference.results import TABLE_DLOGL_MAX, FitResult, fit_result
-from jaxjam.inference.running import execute, loglik_fn, sample_batch
+from jaxjam.inference.running import execute, loglik_fn, plane_loglik_fn, sample_batch
 from jaxjam.table import RANK_BLOCK
 
 __all__ = [
@@ -135,7 +135,7 @@ def fit(
             if rnd == "pilot" or not cc.enabled:
                 continue
             t0 = time.perf_counter()
-            cert = certify(galaxy, np.asarray(theta), loglik_fn(emulator, problem),
+            cert = certify(galaxy, np.asarray(theta), plane_loglik_fn(emulator, problem),
                            loglik_fn(emulator, without_model_error(problem)), pool, cc,
                            seed=config.seed * 1000 + rnd, bounds=np.asarray(problem.bounds),
                            progress=progress)  # fmt: skip
@@ -260,7 +260,7 @@ def _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
         tr = jax.tree.map(lambda a, i=i: a[i], trace)
         cert = None
         if cc.enabled:
-            cert = certify(g, np.asarray(theta[i]), loglik_fn(emulator, p),
+            cert = certify(g, np.asarray(theta[i]), plane_loglik_fn(emulator, p),
                            loglik_fn(emulator, without_model_error(p)), pool, cc,
                            seed=config.seed * 1000 + i, bounds=np.asarray(p.bounds),
                            progress=progress)  # fmt: skip

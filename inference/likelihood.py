@@ -33,7 +33,15 @@ from jaxjam.fused import Folded, FusedHead
 from jaxjam.inference.priors import to_constrained
 from jaxjam.table import BinsTable, table_bins
 
-__all__ = ["Problem", "log_likelihood", "log_likelihood_of_model", "log_posterior", "model_vrms"]
+__all__ = [
+    "Problem",
+    "bin_integrals",
+    "log_likelihood",
+    "log_likelihood_of_model",
+    "log_posterior",
+    "model_vrms",
+    "vrms2_of",
+]
 
 
 class Problem(NamedTuple):
@@ -94,6 +102,26 @@ class Problem(NamedTuple):
     table: BinsTable | None = None
 
 
+def bin_integrals(bins_fn, state, problem: Problem, q_int, ratio):
+    """The component maps' bin integrals c_k, shape (n_components, n_bins), and the logit of
+    P(physical), at (q_int, ratio): the table's or the fused network's."""
+    op = problem.operator
+    if problem.table is not None:
+        return table_bins(problem.table, q_int, ratio, len(op.w))
+    return bins_fn(state, problem.head, problem.folded, op, problem.features, problem.qobs_min,
+                   q_int, ratio)  # fmt: skip
+
+
+def vrms2_of(problem: Problem, c, theta):
+    """Model Vrms² (km/s)² at the bins, shape (n_bins,), from the bin integrals ``c``
+    (:func:`bin_integrals`) and each component's exact mass scaling at θ."""
+    op = problem.operator
+    # one scalar power per component (a selection by a 0/1 row is exact)
+    m = [10.0 ** (problem.scaling_select[k] @ theta) / problem.scaling_divisor[k]
+         for k in range(len(op.w))]  # fmt: skip
+    return op.unit_kms2 * sum(m[k] * c[k] for k in range(len(op.w)))
+
+
 def model_vrms(bins_fn, state, problem: Problem, theta):
     """Model Vrms² (km/s)² at the bins, shape (n_bins,), and the logit of P(physical), for
     parameters θ (constrained).
@@ -101,18 +129,8 @@ def model_vrms(bins_fn, state, problem: Problem, theta):
     ``bins_fn`` is the emulator's :attr:`~jaxjam.emulator.Emulator.bins_fn` and ``state`` its
     ``nnx.split`` state; both are unused when ``problem.table`` is set.
     """
-    q_int, ratio = theta[0], theta[1]
-    op = problem.operator
-    if problem.table is not None:
-        c, logit = table_bins(problem.table, q_int, ratio, len(op.w))
-    else:
-        c, logit = bins_fn(state, problem.head, problem.folded, op, problem.features,
-                           problem.qobs_min, q_int, ratio)  # fmt: skip
-    # one scalar power per component (a selection by a 0/1 row is exact)
-    m = [10.0 ** (problem.scaling_select[k] @ theta) / problem.scaling_divisor[k]
-         for k in range(len(op.w))]  # fmt: skip
-    v2 = op.unit_kms2 * sum(m[k] * c[k] for k in range(len(op.w)))
-    return v2, logit
+    c, logit = bin_integrals(bins_fn, state, problem, theta[0], theta[1])
+    return vrms2_of(problem, c, theta), logit
 
 
 def log_likelihood(bins_fn, state, problem: Problem, theta):

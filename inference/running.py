@@ -12,13 +12,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxjam.emulator import Emulator
-from jaxjam.inference.likelihood import Problem, log_likelihood, log_posterior
+from jaxjam.inference.likelihood import (
+    Problem,
+    bin_integrals,
+    log_likelihood,
+    log_likelihood_of_model,
+    log_posterior,
+    vrms2_of,
+)
 from jaxjam.inference.nuts import NUTSConfig, initial_positions, laplace_start, sample_chains
 from jaxjam.inference.priors import to_constrained
 from jaxjam.inference.problem import pad_problem, say, tabulate_problem
 from jaxjam.table import pad_rank
 
-__all__ = ["execute", "loglik_fn", "programs", "sample_batch"]
+__all__ = ["execute", "loglik_fn", "plane_loglik_fn", "programs", "sample_batch"]
 
 _PROGRAMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -155,4 +162,22 @@ def loglik_fn(emulator: Emulator, problem: Problem):
         bins_fn = emulator.bins_fn
         fn = jax.jit(jax.vmap(lambda st, p, t: log_likelihood(bins_fn, st, p, t), (None, None, 0)))
         cache["loglik_batch"] = fn
+    return lambda theta: np.asarray(fn(emulator.state, problem, jnp.asarray(theta, jnp.float32)))
+
+
+def plane_loglik_fn(emulator: Emulator, problem: Problem):
+    """``θ (n, 4) → log-likelihood (n,)`` as :func:`loglik_fn`, for points that share one
+    (q_int, ratio) (a plane of :mod:`jaxjam.inference.planes`): the bin integrals are
+    evaluated once, at the first point."""
+    cache = programs(emulator)
+    fn = cache.get("loglik_plane")
+    if fn is None:
+        bins_fn = emulator.bins_fn
+
+        def plane(st, p, theta):
+            c, logit = bin_integrals(bins_fn, st, p, theta[0, 0], theta[0, 1])
+            return jax.vmap(lambda t: log_likelihood_of_model(p, vrms2_of(p, c, t), logit))(theta)
+
+        fn = jax.jit(plane)
+        cache["loglik_plane"] = fn
     return lambda theta: np.asarray(fn(emulator.state, problem, jnp.asarray(theta, jnp.float32)))

@@ -1,6 +1,8 @@
 """The jampy reference module and the certificate: converged jampy at posterior draws,
 Pareto-smoothed importance sampling from ArviZ, verdicts that can fail."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from jaxjam.emulator import Emulator
 from jaxjam.forward import apply_operator, extend_outward, reached_nodes
 from jaxjam.inference import FitConfig, NUTSConfig, PriorBounds, fit
 from jaxjam.inference.certify import CertifyConfig, jampy_log_likelihood, pick_draws, verdict
+from jaxjam.inference.planes import Plane, jampy_plane
 from jaxjam.inference.problem import galaxy_operator
 from jaxjam.network import head_of, with_head
 from jaxjam.reference import CONVERGED, LABELS, JampyScale, grid_maps, padded, vrms_at_bins
@@ -97,24 +100,34 @@ CFG = FitConfig(
 
 
 class _SettingsPool:
-    """A pool whose "jampy" is the data times a factor per nang: the screen's logic alone."""
+    """A pool whose "jampy" plane is the data with an error per nang: the screen's logic.
 
-    def __init__(self, factors):
-        self.factors = factors  # nang → callable(θ) → multiplicative error of the model
+    The error is a gradient across the bins (a uniform factor would be absorbed by M/L)."""
+
+    def __init__(self, factors, galaxy):
+        self.factors = factors  # nang → callable(q_int, ratio) → the error's amplitude + 1
+        self.v2 = galaxy.kinematics.vrms_kms**2
+        self.shape = np.linspace(-1, 1, self.v2.size)
+
+    def vrms2(self, nang, q, r):
+        return self.v2 * (1 + (self.factors[nang](q, r) - 1) * self.shape) ** 2
 
     def map(self, fn, args, label="", progress=False):
-        return [g.kinematics.vrms_kms * self.factors[s.nang](t) for g, t, s in args]
+        return [Plane(q, r, self.vrms2(s.nang, q, r), 0 * self.v2) for _, q, r, s in args]
+
+
+BOX = np.array([[0.2, 0.6], [0.5, 1.0], [4.0, 10.5], [-1.0, 1.5]])
 
 
 @pytest.mark.parametrize(
     "factors, chosen",
     [
         # a constant offset at nang 15 cancels in the weights: the cheapest level is taken
-        ({15: lambda t: 1.01, 20: lambda t: 1.0, 30: lambda t: 1.0}, 15),
+        ({15: lambda q, r: 1.01, 20: lambda q, r: 1.0, 30: lambda q, r: 1.0}, 15),
         # nang 15's error varies with the draw; nang 20's does not
-        ({15: lambda t: 1 + 0.05 * t[0], 20: lambda t: 1.001, 30: lambda t: 1.0}, 20),
+        ({15: lambda q, r: 1 + 0.05 * q, 20: lambda q, r: 1.001, 30: lambda q, r: 1.0}, 20),
         # both vary: the converged settings everywhere
-        ({15: lambda t: 1 + 0.05 * t[0], 20: lambda t: 1 + 0.02 * t[1], 30: lambda t: 1.0}, 30),
+        ({15: lambda q, r: 1 + 0.05 * q, 20: lambda q, r: 1 + 0.02 * r, 30: lambda q, r: 1.0}, 30),
     ],
 )
 def test_the_screen_takes_the_cheapest_settings_whose_difference_is_constant(galaxy, factors,
@@ -124,11 +137,11 @@ def test_the_screen_takes_the_cheapest_settings_whose_difference_is_constant(gal
     cfg = CertifyConfig()
     assert [s.nang for s in cfg.screen] == [15, 20] and cfg.settings.nang == 30
     head = np.array([[0.3, 0.8, 6.3, 0.1], [0.5, 0.9, 6.4, 0.2], [0.4, 0.6, 6.2, 0.15]])
-    settings, ll, record = _screen(galaxy, head[:SCREEN_DRAWS], _SettingsPool(factors), cfg, False)
+    pool = _SettingsPool(factors, galaxy)
+    settings, planes, record = _screen(galaxy, head[:SCREEN_DRAWS], pool, cfg, BOX, False)
     assert settings.nang == chosen and record["chosen"]["nang"] == chosen
-    expected = [jampy_log_likelihood(galaxy.kinematics.vrms_kms * factors[chosen](t), galaxy)
-                for t in head]  # fmt: skip
-    np.testing.assert_allclose(ll, expected)
+    for p, t in zip(planes, head, strict=True):  # the chosen level's planes are kept
+        np.testing.assert_allclose(p.a_kms2, pool.vrms2(chosen, t[0], t[1]))
     passes = [lv["dlogl_spread"] <= cfg.screen_dlogl for lv in record["levels"]]
     assert passes[: [15, 20, 30].index(chosen)] == [False] * [15, 20, 30].index(chosen)
     assert chosen == 30 or passes[[15, 20].index(chosen)]
@@ -196,24 +209,36 @@ def test_overdispersed_draws_are_wider_and_inside_the_box():
 
 
 def test_certificate_fails_a_posterior_narrower_than_jams(galaxy):
-    """A sampled posterior cut off by a wall far inside JAM's: at the draws jampy's density
-    is nearly flat, so the weights are nearly equal and k̂ passes; only the over-dispersed
-    points see the mass the fit misses (the false certificate of calibration mock 10)."""
+    """A sampled posterior cut off by walls in (q_int, ratio) far inside JAM's: on the draws'
+    planes jampy's density is nearly flat, so the weights are nearly equal and k̂ passes; only
+    the over-dispersed points see the mass the fit misses (the false certificate of
+    calibration mock 10)."""
     from jaxjam.inference.certify import certify
+    from jaxjam.inference.planes import gaussian_loglik
     from jaxjam.inference.pool import JampyPool
 
     center = np.array([0.373, 0.853, 6.341, 0.143])  # the demo's posterior (sd below)
-    half = 0.1 * np.array([0.058, 0.098, 0.032, 0.009])
+    sd = np.array([0.058, 0.098, 0.032, 0.009])
+    half = 0.1 * sd[:2]
     rng = np.random.default_rng(0)
-    theta = center + half * rng.uniform(-1, 1, size=(2, 40, 4))
-    inside = lambda t: np.all(np.abs(np.asarray(t) - center) < half, axis=-1)  # noqa: E731
-    fit_ll = lambda t: np.where(inside(t), 0.0, -np.inf)  # noqa: E731
+    theta = center + sd * rng.standard_normal(size=(2, 40, 4))
+    theta[..., :2] = center[:2] + half * rng.uniform(-1, 1, size=(2, 40, 2))
+    # the fit: jampy's own plane at the centre, zero outside the walls in (q_int, ratio)
+    k = galaxy.kinematics
+    plane = jampy_plane(galaxy, *center[:2], LABELS)
+
+    def fit_ll(t):
+        t = np.asarray(t, np.float64)
+        ll = gaussian_loglik(plane.vrms2(t[:, 2], t[:, 3]), k.vrms_kms, k.vrms_err_kms)
+        return np.where(np.all(np.abs(t[:, :2] - center[:2]) < half, axis=-1), ll, -np.inf)
+
     box = np.array([[0.2, 0.5], [0.5, 1.0], [4.0, 10.5], [-1.0, 1.5]])
     cfg = CertifyConfig(n_draws=32, settings=LABELS, screen=None, n_overdispersed=8)
     c = certify(galaxy, theta, fit_ll, fit_ll, JampyPool(None), cfg, seed=1, bounds=box)
     assert c["k_hat"] <= cfg.k_hat_max and c["rel_ess"] >= cfg.min_rel_ess, c["k_hat"]
     o = c["overdispersed"]
-    assert o["n_in_bulk"] >= 6 and o["n_missed"] >= 6 and not c["certified"], o
+    assert o["n_in_bulk"] >= 3 and o["n_missed"] >= 3 and not c["certified"], o
     assert "reaches beyond the sampled one" in verdict(c)
-    off = certify(galaxy, theta, fit_ll, fit_ll, JampyPool(None), cfg, seed=1, bounds=None)
-    assert off["certified"] and "overdispersed" not in off  # what importance sampling alone says
+    off = certify(galaxy, theta, fit_ll, fit_ll, JampyPool(None),
+                  dataclasses.replace(cfg, n_overdispersed=0), seed=1, bounds=box)  # fmt: skip
+    assert off["certified"] and "overdispersed" not in off  # what importance sampling says

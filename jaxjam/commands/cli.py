@@ -403,7 +403,8 @@ def _fit_options(f):
                      "faster, but gives up the guarantee that the posterior is JAM's."),
         click.option("--certify-draws", type=click.IntRange(min=32),
                      default=CertifyConfig.n_draws, show_default=True,
-                     help="Posterior draws at which converged jampy is run for the certificate."),
+                     help="Posterior draws at whose (q_int, ratio) converged jampy's (M_BH, M/L) "
+                     "plane is computed for the certificate (two calls each)."),
         click.option("--max-rounds", type=click.IntRange(min=1),
                      default=CertifyConfig.max_rounds, show_default=True,
                      help="Rounds of refine, sample, certify before the fit is declared not "

@@ -1,0 +1,283 @@
+"""JAM's likelihood over the (M_BH, M/L) plane at fixed (q_int, ratio), exact from two jampy
+calls, and its integral there.
+
+At fixed tracer, inclination and anisotropy the Jeans equations are linear in the potential,
+and the PSF convolution is linear in Σ·V² (:mod:`jaxjam.components`). So at fixed
+(q_int, ratio) jampy's Vrms² at the bins, through the PSF, is
+
+    V²(Υ, M_BH) = Υ a + M_BH b
+
+with ``a`` jampy's V² of the stars at Υ = 1 without black hole and ``b`` its response per Msun
+of black hole (:func:`jampy_plane`: a second call at Υ = 1 with the black-hole label's reference
+mass ``JampySettings.bh_ref_fraction · L_tot``; jampy scales the black hole with Υ, so its mass
+there is M_BH/Υ). Two calls therefore give JAM's likelihood everywhere on the plane of the two
+parameters that the emulator never learns, and :func:`integrate` integrates it there on a grid,
+together with the fit's own likelihood on the same nodes. The certificate
+(:mod:`jaxjam.inference.certify`) then importance-samples only (q_int, ratio): a black-hole
+mode or a tail in M/L that the chains did not visit is inside every plane, and JAM's M_BH and
+M/L given (q_int, ratio) are exact.
+
+The grid: ``N_MBH`` nodes in log10 M_BH over the prior box; in each row, ``N_COARSE`` nodes in
+log10 Υ over the box locate where jampy's likelihood is within ``WINDOW_DLOGL`` of its row's
+best, and ``N_FINE`` nodes span that window (M/L is constrained to ~0.003 dex by IFU data).
+The fit's likelihood is integrated on the same nodes (its one costly part: 181 × 48
+evaluations), both with the trapezoid rule: a fit whose mass lies outside jampy's window has a
+low integral there and conditional moments off jampy's, which the certificate refuses. The
+uniform priors' constant density is left out (it cancels in the weights).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import logsumexp
+
+__all__ = [
+    "N_COARSE",
+    "N_FINE",
+    "N_MBH",
+    "Plane",
+    "PlaneIntegral",
+    "integrate",
+    "jam_moments",
+    "jampy_plane",
+    "plane_agreement",
+]
+
+#: Nodes in log10 M_BH over the prior box (0.036 dex over the default [4, 10.5]).
+N_MBH = 181
+#: Nodes in log10 Υ over the prior box that locate each row's window.
+N_COARSE = 96
+#: Nodes in log10 Υ across each row's window.
+N_FINE = 48
+#: A node is in its row's window when a log-likelihood there is within this of the row's best.
+WINDOW_DLOGL = 25.0
+#: Rows evaluated at once (bounds the (rows, nodes, bins) array).
+_CHUNK = 8
+
+
+class Plane(NamedTuple):
+    """jampy's V² at the bins at one (q_int, ratio), as ``V² = Υ a + M_BH b``.
+
+    Attributes
+    ----------
+    q_int, ratio : float
+    a_kms2 : ndarray, shape (n_bins,)
+        V² of the stars at Υ = 1, no black hole, (km/s)²; NaN where jampy's V² ≤ 0.
+    b_kms2_msun : ndarray, shape (n_bins,)
+        V² per Msun of black hole, (km/s)²/Msun; NaN where either call's V² ≤ 0.
+    """
+
+    q_int: float
+    ratio: float
+    a_kms2: np.ndarray
+    b_kms2_msun: np.ndarray
+
+    @property
+    def physical(self) -> bool:
+        """Whether jampy answered at every bin (both calls V² > 0)."""
+        return bool(np.all(np.isfinite(self.a_kms2)) and np.all(np.isfinite(self.b_kms2_msun)))
+
+    def vrms2(self, log10_mbh, log10_ml) -> np.ndarray:
+        """V² (km/s)² at the bins, shape (..., n_bins), for arrays of the two parameters."""
+        ml = 10.0 ** np.asarray(log10_ml, np.float64)[..., None]
+        mbh = 10.0 ** np.asarray(log10_mbh, np.float64)[..., None]
+        return ml * self.a_kms2 + mbh * self.b_kms2_msun
+
+
+def jampy_plane(galaxy, q_int: float, ratio: float, settings) -> Plane:
+    """Two padded jampy calls at the galaxy's bins, through its PSF: the plane at (q_int, ratio).
+
+    Parameters
+    ----------
+    galaxy : jaxjam.inference.Galaxy
+    q_int, ratio : float
+    settings : jaxjam.reference.JampySettings
+
+    Returns
+    -------
+    Plane
+    """
+    from jaxjam.physics import bins_to_model_frame
+    from jaxjam.reference import vrms_at_bins
+
+    k = galaxy.kinematics
+    x, y = bins_to_model_frame(k.x_arcsec, k.y_arcsec, galaxy.pa_deg)
+    m_ref = settings.bh_ref_fraction * float(galaxy.mge.luminosity_lsun(galaxy.distance_mpc))
+    q, r = float(q_int), float(ratio)
+
+    def call(mbh):
+        return vrms_at_bins(galaxy.mge, galaxy.distance_mpc, x, y, q, r, 1.0, mbh, galaxy.psf,
+                            galaxy.pa_deg, settings)  # fmt: skip
+
+    a = call(0.0) ** 2
+    b = (call(m_ref) ** 2 - a) / m_ref
+    return Plane(q, r, a, b)
+
+
+def gaussian_loglik(v2, vrms_kms, vrms_err_kms) -> np.ndarray:
+    """Gaussian log-likelihood with the data errors alone of model V² (..., n_bins); −inf where
+    V² ≤ 0 (or NaN) at any bin."""
+    with np.errstate(invalid="ignore"):
+        ok = np.all(v2 > 0, axis=-1)
+        v = np.sqrt(np.where(v2 > 0, v2, 1.0))
+    chi2 = np.sum(((vrms_kms - v) / vrms_err_kms) ** 2, axis=-1)
+    ll = -0.5 * chi2 - np.sum(np.log(np.sqrt(2 * np.pi) * vrms_err_kms))
+    return np.where(ok, ll, -np.inf)
+
+
+class PlaneIntegral(NamedTuple):
+    """The two likelihoods integrated over a plane (log10 M_BH, log10 Υ).
+
+    Attributes
+    ----------
+    log_z_jampy, log_z_fit : float
+        log ∫∫ L dlog10 M_BH dlog10 Υ over the prior box (−inf: no mass).
+    moments_jampy, moments_fit : ndarray, shape (2, 2)
+        ``[[E x, E x²] for x in (log10 M_BH, log10 Υ)]`` under each normalised likelihood (NaN
+        without mass).
+    """
+
+    log_z_jampy: float
+    log_z_fit: float
+    moments_jampy: np.ndarray
+    moments_fit: np.ndarray
+
+
+def _jampy_ll(plane: Plane, lg_mbh, lg_ml, kin) -> np.ndarray:
+    """jampy's log-likelihood at rows ``lg_mbh`` (n,) × nodes ``lg_ml`` (n, m), chunked."""
+    out = np.empty(lg_ml.shape)
+    for i in range(0, len(lg_mbh), _CHUNK):
+        v2 = plane.vrms2(lg_mbh[i : i + _CHUNK, None], lg_ml[i : i + _CHUNK])
+        out[i : i + _CHUNK] = gaussian_loglik(v2, kin.vrms_kms, kin.vrms_err_kms)
+    return out
+
+
+def _fit_ll(fit_loglik, plane: Plane, lg_mbh, lg_ml) -> np.ndarray:
+    """The fit's log-likelihood on the same nodes (one batch)."""
+    mb = np.broadcast_to(lg_mbh[:, None], lg_ml.shape)
+    theta = np.stack([np.full(lg_ml.size, plane.q_int), np.full(lg_ml.size, plane.ratio),
+                      mb.ravel(), lg_ml.ravel()], axis=1)  # fmt: skip
+    ll = np.asarray(fit_loglik(theta), np.float64).reshape(lg_ml.shape)
+    return np.where(np.isfinite(ll), ll, -np.inf)
+
+
+def _window(ll, u_coarse) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the span of log10 Υ where ``ll`` (rows, N_COARSE) is within WINDOW_DLOGL of its
+    row's best, one coarse node wider on each side (the whole row where it is −inf)."""
+    best = ll.max(axis=1, keepdims=True)
+    keep = np.isfinite(best) & (ll >= best - WINDOW_DLOGL)
+    idx = np.arange(len(u_coarse))
+    lo_i = np.where(keep, idx, len(idx)).min(axis=1) - 1
+    hi_i = np.where(keep, idx, -1).max(axis=1) + 1
+    empty = ~keep.any(axis=1)
+    lo_i = np.where(empty, 0, np.clip(lo_i, 0, len(idx) - 1))
+    hi_i = np.where(empty, len(idx) - 1, np.clip(hi_i, 0, len(idx) - 1))
+    return u_coarse[lo_i], u_coarse[hi_i]
+
+
+def _integral(ll, lg_mbh, lg_ml) -> tuple[float, np.ndarray]:
+    """Trapezoid log ∫∫ exp(ll), and the moments of (log10 M_BH, log10 Υ)."""
+    wu = np.ones(lg_ml.shape[1])
+    wu[[0, -1]] = 0.5
+    du = (lg_ml[:, -1] - lg_ml[:, 0]) / (lg_ml.shape[1] - 1)
+    wm = np.ones(len(lg_mbh))
+    wm[[0, -1]] = 0.5
+    dm = (lg_mbh[-1] - lg_mbh[0]) / (len(lg_mbh) - 1)
+    with np.errstate(divide="ignore"):
+        logw = ll + np.log(wu)[None, :] + np.log(du * wm * dm)[:, None]
+    log_z = float(logsumexp(logw))
+    if not np.isfinite(log_z):
+        return -np.inf, np.full((2, 2), np.nan)
+    p = np.exp(logw - log_z)
+    mb = np.broadcast_to(lg_mbh[:, None], lg_ml.shape)
+    moments = np.array([[np.sum(p * x), np.sum(p * x**2)] for x in (mb, lg_ml)])
+    return log_z, moments
+
+
+def integrate(plane: Plane, kinematics, bounds, fit_loglik=None) -> PlaneIntegral:
+    """jampy's and the fit's likelihoods integrated over the plane of ``plane``.
+
+    Parameters
+    ----------
+    plane : Plane
+    kinematics : jaxjam.kinematics.Kinematics
+        The data (``vrms_kms``, ``vrms_err_kms``, shape (n_bins,)).
+    bounds : array, shape (4, 2)
+        The prior box of θ = (q_int, ratio, log10 M_BH, log10 Υ).
+    fit_loglik : callable, optional
+        ``θ (n, 4) → (n,)``, the likelihood the fit sampled; ``None``: jampy's alone
+        (``log_z_fit`` −inf).
+
+    Returns
+    -------
+    PlaneIntegral
+    """
+    b = np.asarray(bounds, np.float64)
+    lg_mbh = np.linspace(b[2, 0], b[2, 1], N_MBH)
+    u_coarse = np.linspace(b[3, 0], b[3, 1], N_COARSE)
+    coarse = np.broadcast_to(u_coarse, (N_MBH, N_COARSE))
+    steps = np.linspace(0.0, 1.0, N_FINE)[None, :]
+
+    jam = lambda u: _jampy_ll(plane, lg_mbh, u, kinematics)  # noqa: E731
+    lo, hi = _window(jam(coarse), u_coarse)
+    fine = lo[:, None] + (hi - lo)[:, None] * steps
+    z_jam, m_jam = _integral(jam(fine), lg_mbh, fine)
+    z_fit, m_fit = -np.inf, np.full((2, 2), np.nan)
+    if fit_loglik is not None:  # on jampy's nodes: mass of the fit's outside them is missed,
+        # which shows as a low integral and moments off jampy's (plane_agreement)
+        z_fit, m_fit = _integral(_fit_ll(fit_loglik, plane, lg_mbh, fine), lg_mbh, fine)
+    return PlaneIntegral(z_jam, z_fit, m_jam, m_fit)
+
+
+def plane_agreement(integrals) -> dict:
+    """How far the fit's conditional of (log10 M_BH, log10 Υ) is from jampy's on the planes.
+
+    Returns
+    -------
+    dict
+        ``max_shift`` (the largest |mean_fit − mean_jampy| / sd_jampy over the planes and the
+        two parameters), ``max_width`` (the largest |ln(sd_fit / sd_jampy)|), each with the
+        parameter where it is largest (``shift_parameter``, ``width_parameter``).
+    """
+    names = ("log10_mbh", "log10_ml")
+    if not integrals:
+        return {"max_shift": float("inf"), "max_width": float("inf"),
+                "shift_parameter": None, "width_parameter": None}  # fmt: skip
+    mj = np.array([i.moments_jampy for i in integrals])  # (n, 2, 2)
+    mf = np.array([i.moments_fit for i in integrals])
+    sd_j = np.sqrt(np.clip(mj[..., 1] - mj[..., 0] ** 2, 1e-300, None))
+    sd_f = np.sqrt(np.clip(mf[..., 1] - mf[..., 0] ** 2, 1e-300, None))
+    shift = np.nan_to_num(np.abs(mf[..., 0] - mj[..., 0]) / sd_j, nan=np.inf).max(0)
+    width = np.nan_to_num(np.abs(np.log(sd_f / sd_j)), nan=np.inf).max(0)
+    return {"max_shift": float(shift.max()), "max_width": float(width.max()),
+            "shift_parameter": names[int(np.argmax(shift))],
+            "width_parameter": names[int(np.argmax(width))]}  # fmt: skip
+
+
+def jam_moments(theta, draws, w, integrals) -> tuple[np.ndarray, np.ndarray]:
+    """JAM's posterior mean and standard deviation, shape (4,) each, by the difference estimator.
+
+    ``E_JAM[f] ≈ mean_NUTS(f) + Σ_i w̃_i g_JAM,i − (1/n) Σ_i g_fit,i``, with ``g_i`` the
+    conditional expectation of f on draw i's plane: f(θ_i) itself for q_int and ratio, the
+    plane's exact moment under jampy's (or the fit's) likelihood for log10 M_BH and log10 Υ.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (n_chains, n_samples, 4)
+    draws : ndarray, shape (n, 4)
+    w : ndarray, shape (n,)
+        Normalised importance weights of the draws' (q_int, ratio).
+    integrals : list of PlaneIntegral, length n
+    """
+    flat = np.asarray(theta, np.float64).reshape(-1, draws.shape[1])
+    g_jam = np.empty((len(draws), 4, 2))
+    g_fit = np.empty((len(draws), 4, 2))
+    g_jam[:, :2] = g_fit[:, :2] = np.stack([draws[:, :2], draws[:, :2] ** 2], axis=-1)
+    g_jam[:, 2:] = np.array([i.moments_jampy for i in integrals])
+    g_fit[:, 2:] = np.array([i.moments_fit for i in integrals])
+    nuts = np.stack([flat.mean(0), (flat**2).mean(0)], axis=-1)
+    est = nuts + np.einsum("i,ijk->jk", w, g_jam) - g_fit.mean(0)
+    mean = est[:, 0]
+    return mean, np.sqrt(np.clip(est[:, 1] - mean**2, 0, None))
