@@ -54,7 +54,12 @@ import time
 
 import numpy as np
 
-from jaxjam.inference.overdispersed import BULK_QUANTILE, missed_mass, overdispersed_draws
+from jaxjam.inference.overdispersed import (
+    BULK_QUANTILE,
+    marginal_agreement,
+    missed_mass,
+    overdispersed_draws,
+)
 from jaxjam.inference.planes import (
     gaussian_loglik,
     integrate,
@@ -127,13 +132,15 @@ class CertifyConfig:
     max_log_excess : float
         Largest log importance ratio at a point inside JAM's bulk, over the log mean weight of
         the posterior draws, that passes.
-    max_plane_shift : float
-        Largest difference between the fit's and jampy's conditional means of log10 M_BH and
-        log10 Υ on a draw's plane, in units of jampy's conditional standard deviation, that
-        passes (:func:`plane_agreement`): the reweighted posterior is JAM's whatever the fit
-        says on the planes, but the sampled draws and their medians are the fit's.
-    max_plane_width : float
-        Largest |ln(sd_fit / sd_jampy)| of those conditionals that passes (0.4: a factor 1.5).
+    max_shift : float
+        Largest difference between the sampled posterior's mean and JAM's, in units of JAM's
+        standard deviation, that passes: of log10 M_BH and log10 Υ on every draw's plane
+        (:func:`~jaxjam.inference.planes.plane_agreement`), and of q_int and ratio in the
+        marginal that the importance ratios imply
+        (:func:`~jaxjam.inference.overdispersed.marginal_agreement`). The reweighted moments
+        are JAM's, but the sampled draws and their medians are the fit's.
+    max_width : float
+        Largest |ln(sd_fit / sd_JAM)| of the same that passes (0.4: a factor 1.5).
     workers : int or None
         Processes for the jampy calls (``None``: all cores; 0: in this process).
     """
@@ -149,8 +156,8 @@ class CertifyConfig:
     n_overdispersed: int = 12
     overdispersion: float = 3.0
     max_log_excess: float = 3.0
-    max_plane_shift: float = 0.5
-    max_plane_width: float = 0.4
+    max_shift: float = 0.5
+    max_width: float = 0.4
     workers: int | None = None
 
     def __post_init__(self):
@@ -324,7 +331,7 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
            "settings": settings.to_dict(),
            "converged_settings": config.settings.to_dict(), "screen": screen,
            "k_hat_max": config.k_hat_max, "min_rel_ess": config.min_rel_ess,
-           "max_plane_shift": config.max_plane_shift, "max_plane_width": config.max_plane_width,
+           "max_shift": config.max_shift, "max_width": config.max_width,
            "planes": {"log_z_jampy": z_jam[:n].tolist(),
                       "log_z_fit": z_fit[:n].tolist(),
                       "moments_jampy": [i.moments_jampy.tolist() for i in integrals[:n]],
@@ -354,9 +361,16 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
                                     "ll_fit": z_fit[n:].tolist()}  # fmt: skip
             certified = certified and miss["n_missed"] == 0
         agree = plane_agreement([i for i, good in zip(integrals, ok, strict=False) if good])
-        out["plane_agreement"] = agree
-        certified = (certified and agree["max_shift"] <= config.max_plane_shift
-                     and agree["max_width"] <= config.max_plane_width)  # fmt: skip
+        both_wide = np.isfinite(z_jam[n:]) & np.isfinite(z_fit[n:])
+        marginal = marginal_agreement(
+            np.asarray(theta, np.float64).reshape(-1, draws.shape[1])[:, :2],
+            np.concatenate([draws[ok, :2], wide[both_wide]]),
+            np.concatenate([finite, (z_jam[n:] - z_fit[n:])[both_wide]]),
+        )
+        out["plane_agreement"], out["marginal_agreement"] = agree, marginal
+        certified = certified and all(a["max_shift"] <= config.max_shift
+                                      and a["max_width"] <= config.max_width
+                                      for a in (agree, marginal))  # fmt: skip
         out.update(certified=certified, k_hat=float(k_hat), ess=ess, rel_ess=ess / n,
                    max_abs_dlogl=float(d.max()), median_abs_dlogl=float(np.median(d)))  # fmt: skip
         if certified:
@@ -414,11 +428,14 @@ def verdict(cert: dict | None) -> str:
                 f"{o['n_points']} points at ×{o['scale']:g} the posterior's spread are in "
                 f"JAM's bulk, the fit's density e^{o['max_log_excess']:.3g} too low "
                 "there); ")  # fmt: skip
-    a = c.get("plane_agreement") or {}
-    if a and (a["max_shift"] > c.get("max_plane_shift", np.inf)
-              or a["max_width"] > c.get("max_plane_width", np.inf)):  # fmt: skip
-        why += (f"given (q_int, ratio) the fit's {a['shift_parameter']} is off jampy's by "
-                f"{a['max_shift']:.2g} sd (width ratio e^±{a['max_width']:.2g}); ")  # fmt: skip
+    for key, where in (("plane_agreement", "given (q_int, ratio) "), ("marginal_agreement", "")):
+        a = c.get(key) or {}
+        if a and (a["max_shift"] > c.get("max_shift", np.inf)
+                  or a["max_width"] > c.get("max_width", np.inf)):  # fmt: skip
+            why += (
+                f"{where}the fit's {a['shift_parameter']} is off JAM's by "
+                f"{a['max_shift']:.2g} sd, widths differ by up to e^{a['max_width']:.2g}; "
+            )
     return f"NOT CERTIFIED: {why}{body}: the posterior is not JAM's"
 
 

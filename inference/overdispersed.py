@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BULK_QUANTILE", "missed_mass", "overdispersed_draws"]
+__all__ = ["BULK_QUANTILE", "marginal_agreement", "missed_mass", "overdispersed_draws"]
 
 #: JAM's bulk, for the over-dispersed draws: within the χ²(d) quantile / 2 of the best jampy
 #: log-likelihood at the posterior draws (d: the number of parameters).
@@ -65,3 +65,55 @@ def missed_mass(ll_jam, ll_fit, ll_jam_post, log_ratio_post, config,
             "n_missed": int((excess > config.max_log_excess).sum()),
             "max_log_excess": float(excess.max()) if len(excess) else -float("inf"),
             "bulk_dlogl": bulk_dlogl}  # fmt: skip
+
+
+def marginal_agreement(theta_qr, points_qr, log_ratio, names=("q_int", "ratio")) -> dict:
+    """How far JAM's marginal of (q_int, ratio) is from the sampled one, from the importance
+    ratios at the certificate's points.
+
+    In coordinates z standardised by the sampled posterior (mean μ, covariance Σ), the log
+    ratio log p_JAM(z) − log p_fit(z) is fitted by least squares with a quadratic
+    ``c + gᵀz + ½ zᵀHz``. For a Gaussian p_fit, JAM's marginal is then Gaussian with precision
+    ``I − H`` and mean ``(I − H)⁻¹ g``: its mean is compared with μ in units of JAM's sd, and
+    its sd with the sampled one.
+
+    Parameters
+    ----------
+    theta_qr : ndarray, shape (n_samples, 2)
+        The sampled posterior's (q_int, ratio).
+    points_qr : ndarray, shape (m, 2)
+        Points where the log ratio is known (posterior draws and over-dispersed points).
+    log_ratio : ndarray, shape (m,)
+        Finite log importance ratios there (a constant offset is irrelevant).
+
+    Returns
+    -------
+    dict
+        ``max_shift`` (largest |mean_JAM − mean_fit| / sd_JAM), ``max_width`` (largest
+        |ln(sd_fit / sd_JAM)|; inf when JAM's precision is not positive: much wider), with the
+        parameter of each, and JAM's implied ``mean`` and ``sd``.
+    """
+    flat = np.asarray(theta_qr, np.float64)
+    mu = flat.mean(0)
+    cov = np.cov(flat.T) + 1e-12 * np.eye(2)
+    chol = np.linalg.cholesky(cov)
+    z = np.linalg.solve(chol, (np.asarray(points_qr, np.float64) - mu).T).T
+    design = np.column_stack([np.ones(len(z)), z, 0.5 * z[:, 0] ** 2, z[:, 0] * z[:, 1],
+                              0.5 * z[:, 1] ** 2])  # fmt: skip
+    coef = np.linalg.lstsq(design, np.asarray(log_ratio, np.float64), rcond=None)[0]
+    g = coef[1:3]
+    h = np.array([[coef[3], coef[4]], [coef[4], coef[5]]])
+    prec = np.eye(2) - h
+    inf = {"max_shift": float("inf"), "max_width": float("inf"), "shift_parameter": None,
+           "width_parameter": None, "mean": None, "sd": None}  # fmt: skip
+    if np.any(np.linalg.eigvalsh(prec) <= 0):
+        return inf
+    cov_z = np.linalg.inv(prec)
+    mean = mu + chol @ (cov_z @ g)
+    sd_jam = np.sqrt(np.diag(chol @ cov_z @ chol.T))
+    shift = np.abs(mean - mu) / sd_jam
+    width = np.abs(np.log(np.sqrt(np.diag(cov)) / sd_jam))
+    return {"max_shift": float(shift.max()), "max_width": float(width.max()),
+            "shift_parameter": names[int(np.argmax(shift))],
+            "width_parameter": names[int(np.argmax(width))],
+            "mean": mean.tolist(), "sd": sd_jam.tolist()}  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 
 from jaxjam.commands.bench.mocks import real_mock
 from jaxjam.inference import FitConfig, NUTSConfig, fit
+from jaxjam.inference.certify import CertifyConfig
 from jaxjam.inference.priors import PARAM_NAMES
 
 
@@ -33,4 +34,4 @@ def test_ngc4342_mock_is_recovered_within_3_sigma_and_certified():
     attrs = res.datatree["posterior"].attrs
     assert json.loads(attrs["certificate"])["k_hat"] == c["k_hat"] and attrs["certified"] == 1
     assert s["certified"].all() and np.isfinite(s["jam_mean"]).all()
-    assert c["settings"]["nang"] in (20, 30) and c["n_draws"] == 64
+    assert c["settings"]["nang"] in (20, 30) and c["n_draws"] == CertifyConfig().n_draws
