@@ -19,8 +19,12 @@ posterior was never visited by the chains, and 64 per-draw ratios and 16 over-di
 points certified the posterior 4.6σ from the truth in the anisotropy (docs/benchmarks.md).
 ArviZ's PSIS smooths the weights and gives the Pareto k̂; the importance ESS is ``1/Σ w̃²``. The
 fit is **certified** when k̂ ≤ ``k_hat_max``, the relative ESS is at least ``min_rel_ess``,
-jampy is physical at every draw's (q_int, ratio) (both calls V² > 0 at every bin), and the
-sampled posterior does not miss any of JAM's mass around it (below).
+jampy is physical at every draw's (q_int, ratio) (both calls V² > 0 at every bin), the
+sampled posterior agrees with JAM's within ``max_shift`` of JAM's sd in mean and a factor
+e^``max_width`` in width (of log M_BH and log Υ on every plane,
+:func:`~jaxjam.inference.planes.plane_agreement`; of q_int and ratio in the marginal the log
+ratios imply, :func:`~jaxjam.inference.overdispersed.marginal_agreement`), and it does not
+miss any of JAM's mass around it (below).
 
 **Over-dispersed points.** Importance sampling sees JAM's density only where the proposal put
 its draws: a sampled posterior much narrower than JAM's (a likelihood that is a spike, or cut
@@ -68,6 +72,7 @@ from jaxjam.inference.planes import (
     plane_agreement,
 )
 from jaxjam.inference.priors import PARAM_NAMES
+from jaxjam.inference.verdict import verdict, with_certificate
 from jaxjam.reference import CONVERGED, LABELS, JampySettings
 
 __all__ = [
@@ -78,6 +83,8 @@ __all__ = [
     "certify",
     "jampy_log_likelihood",
     "jampy_vrms",
+    "verdict",
+    "with_certificate",
 ]
 
 #: jampy settings of the certificate's calls at the bins. Measured at IFU bins through the PSF
@@ -394,63 +401,3 @@ def _psis(log_ratio, out: dict):
         out["psis_error"] = f"{err}: the chains repeat draws (they mix poorly)"
         lw = log_ratio - log_ratio.max()
         return lw - np.log(np.sum(np.exp(lw))), float("inf")
-
-
-def _screened(cert: dict) -> str:
-    """The verdict's note that cheaper settings were used because the screen found them
-    equivalent to the converged ones (empty otherwise)."""
-    conv = cert.get("converged_settings") or {}
-    if not conv or cert["settings"] == conv:
-        return ""
-    n = (cert.get("screen") or {}).get("n_draws", SCREEN_DRAWS)
-    return f"; equivalent to nang {conv['nang']} at {n} draws"
-
-
-def verdict(cert: dict | None) -> str:
-    """One line for the user."""
-    if cert is None:
-        return "NOT CERTIFIED: certification was turned off (--no-certify); the posterior is " \
-               "the emulator's, unchecked against jampy"  # fmt: skip
-    c = cert
-    s = c["settings"]
-    body = (f"k̂ = {c['k_hat']:.2f}, importance ESS {c['ess']:.0f}/{c['n_draws']}, "
-            f"max |Δ log L| = {c['max_abs_dlogl']:.2f} at {c['n_draws']} posterior draws "
-            f"(jampy nang {s['nang']}, nlos {s['nlos']}, padded{_screened(c)}), "
-            f"{c.get('rounds', 1)} round(s)")  # fmt: skip
-    if c["certified"]:
-        return f"CERTIFIED against converged jampy: {body}"
-    why = f"{c['n_unphysical']} draws unphysical in jampy; " if c["n_unphysical"] else ""
-    if c.get("n_fit_zero"):
-        why += f"on {c['n_fit_zero']} draws' planes the fit has no mass on jampy's nodes; "
-    o = c.get("overdispersed") or {}
-    if o.get("n_missed"):
-        why += (f"JAM's posterior reaches beyond the sampled one ({o['n_missed']} of "
-                f"{o['n_points']} points at ×{o['scale']:g} the posterior's spread are in "
-                f"JAM's bulk, the fit's density e^{o['max_log_excess']:.3g} too low "
-                "there); ")  # fmt: skip
-    for key, where in (("plane_agreement", "given (q_int, ratio) "), ("marginal_agreement", "")):
-        a = c.get(key) or {}
-        if a and (a["max_shift"] > c.get("max_shift", np.inf)
-                  or a["max_width"] > c.get("max_width", np.inf)):  # fmt: skip
-            why += (
-                f"{where}the fit's {a['shift_parameter']} is off JAM's by "
-                f"{a['max_shift']:.2g} sd, widths differ by up to e^{a['max_width']:.2g}; "
-            )
-    return f"NOT CERTIFIED: {why}{body}: the posterior is not JAM's"
-
-
-def with_certificate(summary, cert: dict | None):
-    """The summary table with the certificate's columns: ``jam_mean``, ``jam_sd`` (the posterior
-    reweighted to jampy; NaN when not certified), ``certified``, ``k_hat``, ``cert_ess``,
-    ``cert_max_abs_dlogl``, ``cert_rounds`` (the same on every row)."""
-    s = summary.copy()
-    c = cert or {}
-    for col, key in (("jam_mean", "jam_mean"), ("jam_sd", "jam_sd")):
-        vals = c.get(key) or {}
-        s[col] = [vals.get(name, float("nan")) for name in s.index]
-    s["certified"] = bool(c.get("certified", False))
-    s["k_hat"] = c.get("k_hat", float("nan"))
-    s["cert_ess"] = c.get("ess", float("nan"))
-    s["cert_max_abs_dlogl"] = c.get("max_abs_dlogl", float("nan"))
-    s["cert_rounds"] = c.get("rounds", 0)
-    return s
