@@ -65,6 +65,7 @@ from jaxjam.inference.overdispersed import (
     overdispersed_draws,
 )
 from jaxjam.inference.planes import (
+    galaxy_vrms,
     gaussian_loglik,
     integrate,
     jam_moments,
@@ -209,24 +210,15 @@ def jampy_vrms(galaxy, theta, settings=CERTIFICATE_SETTINGS) -> np.ndarray:
     ndarray, shape (n_bins,)
         Vrms, km/s; NaN where jampy's V² ≤ 0.
     """
-    from jaxjam.physics import bins_to_model_frame
-    from jaxjam.reference import vrms_at_bins
-
-    k = galaxy.kinematics
-    x, y = bins_to_model_frame(k.x_arcsec, k.y_arcsec, galaxy.pa_deg)
     q, ratio, lg_mbh, lg_ml = (float(t) for t in theta)
-    return vrms_at_bins(galaxy.mge, galaxy.distance_mpc, x, y, q, ratio, 10**lg_ml, 10**lg_mbh,
-                        galaxy.psf, galaxy.pa_deg, settings)  # fmt: skip
+    return galaxy_vrms(galaxy, q, ratio, 10**lg_ml, 10**lg_mbh, settings)
 
 
 def jampy_log_likelihood(vrms_kms, galaxy) -> float:
     """Gaussian log-likelihood of model Vrms (km/s, shape (n_bins,)) with the data errors
     alone; −inf where jampy has no physical solution at some bin."""
     k = galaxy.kinematics
-    if not np.all(np.isfinite(vrms_kms)):
-        return -np.inf
-    r = (k.vrms_kms - vrms_kms) / k.vrms_err_kms
-    return float(-0.5 * np.sum(r**2) - np.sum(np.log(np.sqrt(2 * np.pi) * k.vrms_err_kms)))
+    return float(gaussian_loglik(np.asarray(vrms_kms, float) ** 2, k.vrms_kms, k.vrms_err_kms))
 
 
 def pick_draws(theta, n: int, seed: int) -> np.ndarray:

@@ -39,6 +39,8 @@ __all__ = [
     "N_MBH",
     "Plane",
     "PlaneIntegral",
+    "galaxy_vrms",
+    "gaussian_loglik",
     "integrate",
     "jam_moments",
     "jampy_plane",
@@ -99,21 +101,25 @@ def jampy_plane(galaxy, q_int: float, ratio: float, settings) -> Plane:
     -------
     Plane
     """
+    m_ref = settings.bh_ref_fraction * float(galaxy.mge.luminosity_lsun(galaxy.distance_mpc))
+    q, r = float(q_int), float(ratio)
+    a = galaxy_vrms(galaxy, q, r, 1.0, 0.0, settings) ** 2
+    b = (galaxy_vrms(galaxy, q, r, 1.0, m_ref, settings) ** 2 - a) / m_ref
+    return Plane(q, r, a, b)
+
+
+def galaxy_vrms(galaxy, q_int: float, ratio: float, ml: float, mbh_msun: float,
+                settings) -> np.ndarray:  # fmt: skip
+    """Padded jampy's Vrms (km/s) at a galaxy's bins through its PSF, shape (n_bins,)
+    (:func:`jaxjam.reference.vrms_at_bins`: ``mbh_msun`` is the black-hole mass itself); NaN
+    where jampy's V² ≤ 0."""
     from jaxjam.physics import bins_to_model_frame
     from jaxjam.reference import vrms_at_bins
 
     k = galaxy.kinematics
     x, y = bins_to_model_frame(k.x_arcsec, k.y_arcsec, galaxy.pa_deg)
-    m_ref = settings.bh_ref_fraction * float(galaxy.mge.luminosity_lsun(galaxy.distance_mpc))
-    q, r = float(q_int), float(ratio)
-
-    def call(mbh):
-        return vrms_at_bins(galaxy.mge, galaxy.distance_mpc, x, y, q, r, 1.0, mbh, galaxy.psf,
-                            galaxy.pa_deg, settings)  # fmt: skip
-
-    a = call(0.0) ** 2
-    b = (call(m_ref) ** 2 - a) / m_ref
-    return Plane(q, r, a, b)
+    return vrms_at_bins(galaxy.mge, galaxy.distance_mpc, x, y, float(q_int), float(ratio), ml,
+                        mbh_msun, galaxy.psf, galaxy.pa_deg, settings)  # fmt: skip
 
 
 def gaussian_loglik(v2, vrms_kms, vrms_err_kms) -> np.ndarray:
