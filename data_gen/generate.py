@@ -90,10 +90,11 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
         ``{"task": int, "arrays": {name: ndarray}, "errors": [str]}``, arrays with leading
         dimension ``stop - start``.
     """
+    from jaxjam.data_gen.config import physical_radius_re
     from jaxjam.data_gen.jam_labels import STATUS_NONFINITE, component_maps
     from jaxjam.data_gen.sampler import (
-        DESCRIPTOR_NAMES,
         Photometry,
+        descriptor_names,
         draw_jam_parameters,
         draw_photometry,
     )
@@ -106,6 +107,7 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
     out = {k: np.zeros(shape, dtype) for k, (shape, dtype) in specs.items()}
     out["mge_qobs"][:] = 1.0
     errors = []
+    radii_re = config.grid.r_re if config.physical_radius else None
     d = config.draws_per_photometry
     for local in range(0, n, d):
         pid = (start + local) // d
@@ -124,6 +126,11 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
         padded = phot.mge.to_padded_arrays(config.sampler.n_max_gauss)
         for i in rows:
             q_int, ratio = draw_jam_parameters(rng, phot.mge.qobs_min, config.sampler)
+            inputs = {c.input_name: float(rng.uniform(*c.input_range))
+                      for c in config.model_components if c.input_name}  # fmt: skip
+            for c in config.model_components:
+                if c.input_name:
+                    out[c.input_key][i] = inputs[c.input_name]
             out["image"][i] = image
             out["mge_surf"][i], out["mge_sigma"][i], out["mge_qobs"][i], out["mge_mask"][i] = padded
             out["q_int"][i], out["ratio"][i] = q_int, ratio
@@ -131,7 +138,8 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
             out["descriptors"][i] = phot.descriptors
             try:
                 maps = component_maps(phot.mge, q_int, ratio, config.grid, config.labels,
-                                      components=config.model_components)  # fmt: skip
+                                      components=config.model_components,
+                                      inputs=inputs)  # fmt: skip
             except Exception:
                 errors.append(f"sample {start + i}: {traceback.format_exc(limit=3)}")
                 out["status"][i] = STATUS_FAILED
@@ -141,9 +149,11 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
                 for c, m in zip(config.model_components, maps.maps, strict=True):
                     out[c.symbol][i] = m
             out["status"][i] = maps.status
+            if config.physical_radius:
+                out["physical_radius_re"][i] = physical_radius_re(maps.maps[0], radii_re)
             if maps.status == STATUS_NONFINITE:
                 errors.append(f"sample {start + i}: jampy returned non-finite values")
-    assert len(DESCRIPTOR_NAMES) == out["descriptors"].shape[1]
+    assert len(descriptor_names(config.sampler)) == out["descriptors"].shape[1]
     return {"task": task, "arrays": out, "errors": errors}
 
 
@@ -154,8 +164,15 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
         STATUS_NONFINITE,
         STATUS_OK,
     )
-    from jaxjam.data_gen.sampler import DESCRIPTOR_NAMES
+    from jaxjam.data_gen.sampler import descriptor_names
 
+    inputs = {c.input_key: f"{c.name}: per-sample input {c.input_name}"
+              for c in config.model_components if c.input_name}  # fmt: skip
+    if config.physical_radius:
+        inputs["physical_radius_re"] = (
+            "per grid angle, the outermost grid radius (R_e) out to "
+            "which A > 0 at every radius (0: not at the innermost)"
+        )
     m = {
         "format_version": FORMAT_VERSION,
         "kind": "jaxjam training set",
@@ -180,6 +197,7 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
             },
             "mge": "sigma in R_e, surf in L_tot / R_e^2",
             "image": "log10 surface brightness in L_tot / R_e^2",
+            **inputs,
         },
         "status_codes": {
             str(STATUS_OK): "physical",
@@ -191,7 +209,7 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
             str(STATUS_NONFINITE): "jampy returned non-finite values",
             str(STATUS_FAILED): "sample failed (see errors)",
         },
-        "descriptor_names": list(DESCRIPTOR_NAMES),
+        "descriptor_names": list(descriptor_names(config.sampler)),
         "integrity": dict(integrity.INTEGRITY),
         "created_utc": datetime.datetime.now(datetime.UTC).isoformat(),
     }
@@ -231,9 +249,13 @@ def open_or_create_store(path, config: GeneratorConfig, seed: int, n_samples: in
             manifest = dict(group.attrs["manifest"])
         except Exception as exc:
             raise ValueError(f"{path} exists but is not a jaxjam store: {exc}") from exc
+        stored = dict(manifest)
+        with contextlib.suppress(Exception):  # fields added since: compare with their defaults
+            stored["config"] = json.loads(json.dumps(
+                GeneratorConfig.from_dict(manifest["config"]).to_dict()))  # fmt: skip
         for key in ("config", "seed", "n_samples", "format_version"):
-            if manifest[key] != requested[key]:
-                diff = "; ".join(_differences(manifest[key], requested[key], f"{key}.")[:5])
+            if stored[key] != requested[key]:
+                diff = "; ".join(_differences(stored[key], requested[key], f"{key}.")[:5])
                 raise ValueError(
                     f"store {path} was made with a different {key} (stored != requested: "
                     f"{diff}); rerun with the original settings or use another --out path"

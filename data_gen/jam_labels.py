@@ -44,6 +44,8 @@ def component_maps(
     config: LabelConfig = LabelConfig(),
     scale: JampyScale = JampyScale(),
     components: tuple[Component, ...] = DEFAULT,
+    inputs: dict[str, float] | None = None,
 ) -> ComponentMaps:
     """The labels of one sample: :func:`jaxjam.reference.grid_maps` at ``config``."""
-    return grid_maps(mge_norm, q_int, ratio, grid, config, scale, components=components)
+    return grid_maps(mge_norm, q_int, ratio, grid, config, scale, components=components,
+                     inputs=inputs)  # fmt: skip

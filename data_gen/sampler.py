@@ -9,7 +9,13 @@ mgefit's ``fit_1d`` (Cappellari 2002) and given its own flattening:
   as in real MGEs such as M32's);
 - a **disc** (60% of galaxies): exponential, flattened down to q' = 0.15, D/T up to 0.9 and
   scale lengths 0.2–4 × the spheroid's R_e (S0s and disky ellipticals such as NGC 4342);
-- a **nucleus** (40%): a compact Sérsic of size 1e-3–3e-2 R_e holding 0.03–3% of the light.
+- a **nucleus** (40%): a compact Sérsic of size 1e-3–3e-2 R_e holding 0.03–3% of the light;
+- for the emulator v2 (off by default, so that the shipped model's training set is regenerated
+  bit for bit): an **inner disc** (``p_inner_disc``), a flat exponential of scale 0.005–0.15
+  R_e inside a spheroid that may be round (NGC 4342's nuclear disc, NGC 5831's flat inner
+  Gaussians), and q_int drawn log-uniformly for a fraction ``q_int_log_fraction`` of the draws,
+  which fills the corner of nearly face-on, intrinsically flat models (q' ≈ 0.9, q_int ≈ 0.08)
+  where the shipped network is 40–150% off.
 
 Every MGE is returned normalised (R_e = 1, L_tot = 1). Everything is drawn from a
 ``numpy.random.Generator`` passed in by the caller, so a sample is a pure function of its seed.
@@ -28,8 +34,11 @@ from jaxjam.mge import MGE
 
 __all__ = [
     "DESCRIPTOR_NAMES",
+    "INNER_DISC_DESCRIPTORS",
+    "V1_DESCRIPTOR_KEYS",
     "Photometry",
     "SamplerConfig",
+    "descriptor_names",
     "draw_jam_parameters",
     "draw_photometry",
     "profile_descriptors",
@@ -48,6 +57,8 @@ DESCRIPTOR_NAMES = (
     "spheroid_q",
     "qobs_min",
 )
+#: Appended to :data:`DESCRIPTOR_NAMES` when the sampler draws inner discs.
+INNER_DISC_DESCRIPTORS = ("inner_disc_fraction", "inner_disc_scale", "inner_disc_q")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +93,29 @@ class SamplerConfig:
     ngauss_nucleus: int = 8
     n_max_gauss: int = 40
     ratio: tuple[float, float] = RATIO_RANGE
+    p_inner_disc: float = 0.0
+    inner_disc_fraction: tuple[float, float] = (3e-3, 0.15)  # log-uniform, of the total light
+    inner_disc_scale: tuple[float, float] = (5e-3, 0.15)  # log-uniform, R_d / R_e,spheroid
+    inner_disc_q: tuple[float, float] = (0.12, 0.6)
+    ngauss_inner_disc: int = 5
+    q_int_log_fraction: float = 0.0
+
+    def __post_init__(self):
+        for name in ("p_core", "p_cusp", "p_disc", "p_nucleus", "p_inner_disc",
+                     "q_int_log_fraction"):  # fmt: skip
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"SamplerConfig.{name} must be a probability in [0, 1]")
+        if self.p_core + self.p_cusp > 1.0:
+            raise ValueError("SamplerConfig: p_core + p_cusp must be ≤ 1")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def descriptor_names(config: SamplerConfig = SamplerConfig()) -> tuple[str, ...]:
+    """Names of the descriptors a sampler of this config stores, in order."""
+    extra = INNER_DISC_DESCRIPTORS if config.p_inner_disc > 0 else ()
+    return DESCRIPTOR_NAMES + extra
 
 
 class Photometry(NamedTuple):
@@ -94,8 +125,8 @@ class Photometry(NamedTuple):
     ----------
     mge : MGE
         Normalised MGE (R_e = 1, L_tot = 1).
-    descriptors : ndarray, shape (len(DESCRIPTOR_NAMES),), float64
-        Generating parameters, in the order of :data:`DESCRIPTOR_NAMES` (0 for absent
+    descriptors : ndarray, shape (len(descriptor_names(config)),), float64
+        Generating parameters, in the order of :func:`descriptor_names` (0 for absent
         components).
     """
 
@@ -203,6 +234,25 @@ def draw_photometry(rng: np.random.Generator, config: SamplerConfig = SamplerCon
         sigmas.append(d_sigma)
         qs.append(d_q)
 
+    # --- inner (nuclear) disc: drawn only when enabled, so the v1 stream is unchanged
+    inner = ()
+    if c.p_inner_disc > 0:
+        inner = (0.0, 0.0, 0.0)
+        if rng.uniform() < c.p_inner_disc:
+            frac = _log_uniform(rng, *c.inner_disc_fraction)
+            scale = _log_uniform(rng, *c.inner_disc_scale)
+            q_in = rng.uniform(*c.inner_disc_q)
+            i_surf, i_sigma = _exponential_disc_mge(c.ngauss_inner_disc)
+            i_sigma = i_sigma * scale
+            i_q = np.clip(q_in + c.q_scatter * rng.standard_normal(i_sigma.size), c.q_floor, 1)
+            l_rest = sum(_component_light(s, g, q) for s, g, q in zip(surfs, sigmas, qs,
+                                                                       strict=True))  # fmt: skip
+            i_surf = i_surf * frac / (1 - frac) * l_rest / _component_light(i_surf, i_sigma, i_q)
+            surfs.append(i_surf)
+            sigmas.append(i_sigma)
+            qs.append(i_q)
+            inner = (frac, scale, q_in)
+
     # --- nucleus
     nucleus_fraction = nucleus_radius = 0.0
     if rng.uniform() < c.p_nucleus:
@@ -226,21 +276,29 @@ def draw_photometry(rng: np.random.Generator, config: SamplerConfig = SamplerCon
         raise RuntimeError(f"sampler produced {mge_norm.n_gauss} > {c.n_max_gauss} Gaussians")
     desc = np.array(
         [n, disc_fraction, disc_scale, disc_q, break_radius, inner_slope, nucleus_fraction,
-         nucleus_radius, q0, mge_norm.qobs_min]
+         nucleus_radius, q0, mge_norm.qobs_min, *inner]
     )  # fmt: skip
     return Photometry(mge_norm, desc)
 
 
 def draw_jam_parameters(rng: np.random.Generator, qobs_min: float, config=SamplerConfig()):
-    """Draw (q_int, ratio) from the prior: uniform over (0.051, q'min) and ``config.ratio``.
+    """Draw (q_int, ratio): q_int uniform over (0.051, q'min) (log-uniform for a fraction
+    ``config.q_int_log_fraction`` of the draws), ratio uniform over ``config.ratio``.
 
     Returns
     -------
     q_int, ratio : float
     """
-    q_int = rng.uniform(Q_INT_MIN, qobs_min)
+    log = config.q_int_log_fraction > 0 and rng.uniform() < config.q_int_log_fraction
+    lo, hi = (np.log(Q_INT_MIN), np.log(qobs_min)) if log else (Q_INT_MIN, qobs_min)
+
+    def draw():
+        v = rng.uniform(lo, hi)
+        return float(np.exp(v)) if log else v
+
+    q_int = draw()
     while q_int <= Q_INT_MIN:  # the open lower end; happens with probability ~0
-        q_int = rng.uniform(Q_INT_MIN, qobs_min)
+        q_int = draw()
     ratio = rng.uniform(*config.ratio)
     return float(q_int), float(ratio)
 
@@ -262,7 +320,10 @@ def profile_descriptors(mge: MGE) -> dict[str, float]:
     dict
         ``slope_<r>``: logarithmic slope d log Σ / d log R of the circularised profile at
         each radius of :data:`DESCRIPTOR_RADII` (in R_e); ``qobs_min``; ``q_light``: the
-        luminosity-weighted mean q' of the Gaussians within 0.1–3 R_e.
+        luminosity-weighted mean q' of the Gaussians within 0.1–3 R_e; ``q_inner_min``: the
+        smallest q' of the Gaussians of width 3e-3–0.3 R_e; ``q_outer_minus_inner``:
+        ``q_light − q_inner_min``; ``q_spread``: the luminosity-weighted sd of q' over
+        widths 3e-3–3 R_e.
     """
     m = mge.normalized()[0]
     sig = m.sigma_arcsec * np.sqrt(m.qobs)  # circularised, conserving light
@@ -275,4 +336,17 @@ def profile_descriptors(mge: MGE) -> dict[str, float]:
     lum = 2 * np.pi * m.surf_lsun_pc2 * m.sigma_arcsec**2 * m.qobs
     w = lum * ((m.sigma_arcsec > 0.1) & (m.sigma_arcsec < 3))
     out["q_light"] = float((w @ m.qobs) / w.sum()) if w.sum() > 0 else float(m.qobs @ lum)
+    # v2: flat inner structure in a round galaxy (NGC 5831), round and flat Gaussians at the
+    # same radii (NGC 4342)
+    inner = lum * ((m.sigma_arcsec > 3e-3) & (m.sigma_arcsec < 0.3))
+    out["q_inner_min"] = float(m.qobs[inner > 0].min()) if np.any(inner > 0) else 1.0
+    out["q_outer_minus_inner"] = out["q_light"] - out["q_inner_min"]
+    w = lum * ((m.sigma_arcsec > 3e-3) & (m.sigma_arcsec < 3))
+    mean = (w @ m.qobs) / w.sum()
+    out["q_spread"] = float(np.sqrt(w @ (m.qobs - mean) ** 2 / w.sum()))
     return out
+
+
+#: The descriptors of :func:`profile_descriptors` that the v1 sampler was checked on; the
+#: others describe the inner discs the v2 sampler adds.
+V1_DESCRIPTOR_KEYS = (*(f"slope_{r:g}" for r in DESCRIPTOR_RADII), "qobs_min", "q_light")

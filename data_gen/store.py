@@ -17,7 +17,13 @@ Layout (``S`` samples per task, ``G`` = ``sampler.n_max_gauss``)::
                                               (f_max = labels.bh_max_fraction); 3 NaN;
                                               4 the sample failed (error logged in manifest)
       photometry_id (N,)             int64    global index of the photometry
-      descriptors  (N, D)            float64  generating parameters (sampler.DESCRIPTOR_NAMES)
+      descriptors  (N, D)            float64  generating parameters (sampler.descriptor_names)
+      H_log10_width_re (N,)          float64  per-sample input of a component that has one
+                                              (``<symbol>_<input_name>``; the halo's width)
+      physical_radius_re (N, n_theta) float32 with ``config.physical_radius``: at each grid
+                                              angle, the outermost grid radius (R_e) out to
+                                              which the stars' V² (A) is > 0 at every radius
+                                              (0 if not at the innermost; r_max if everywhere)
       task_done    (n_tasks,)        uint8    1 once every chunk of a task is on disk
 
 Every array is chunked by task along the sample axis. zarr's local store writes each chunk to a
@@ -58,10 +64,12 @@ STATUS_FAILED = 4
 
 def array_specs(config, n_samples: int) -> dict[str, tuple[tuple[int, ...], str]]:
     """Shapes and dtypes of every per-sample array for a config and size."""
-    from jaxjam.data_gen.sampler import DESCRIPTOR_NAMES
+    from jaxjam.data_gen.sampler import descriptor_names
 
     g = config.sampler.n_max_gauss
     n = n_samples
+    inputs = {c.input_key: ((n,), "float64") for c in config.model_components if c.input_name}
+    physical = {"physical_radius_re": ((n, config.grid.n_theta), "float32")}
     return {
         "image": ((n, *config.image.shape), "float32"),
         "mge_surf": ((n, g), "float64"),
@@ -74,7 +82,9 @@ def array_specs(config, n_samples: int) -> dict[str, tuple[tuple[int, ...], str]
         **{c.symbol: ((n, *config.grid.shape), "float32") for c in config.model_components},
         "status": ((n,), "int8"),
         "photometry_id": ((n,), "int64"),
-        "descriptors": ((n, len(DESCRIPTOR_NAMES)), "float64"),
+        "descriptors": ((n, len(descriptor_names(config.sampler))), "float64"),
+        **inputs,
+        **(physical if config.physical_radius else {}),
     }
 
 

@@ -16,6 +16,13 @@ stars      A      log10_ml     V² of the stars' own potential per unit M/L (w =
 black_hole B      log10_mbh    jampy's linear response to a central point mass, per unit M_BH/L_tot
 ========== ====== ============ =====================================================================
 
+and, for the emulator v2's training set (issue 15; not yet in a shipped model):
+
+========== ====== ============ =====================================================================
+halo       H      log10_mhalo  jampy's linear response to one spherical Gaussian of width s (an
+                               input, ``log10_width_re``), per unit M/L_tot: the halo basis
+========== ====== ============ =====================================================================
+
 Everything that handles component maps iterates over a tuple of :class:`Component` (an
 emulator's :attr:`~jaxjam.emulator.Emulator.components`): the jampy labels
 (:func:`jaxjam.reference.grid_maps`), the store, the target transforms, the network head, the
@@ -34,9 +41,13 @@ import numpy as np
 __all__ = [
     "BLACK_HOLE",
     "DEFAULT",
+    "HALO",
+    "HALO_REF_FRACTION",
     "STARS",
     "Component",
     "by_name",
+    "halo_gaussian",
+    "halo_ref_mass",
     "names",
     "parameter_names",
     "register",
@@ -84,6 +95,13 @@ class Component:
     default_bounds : (float, float)
         Default uniform prior bounds of ``parameter``.
     description : str
+    input_name : str or None
+        A per-sample scalar the map depends on besides the photometry, q_int and ratio (the
+        halo's ``"log10_width_re"``); ``None`` for none. The generator draws it uniformly over
+        ``input_range`` for each sample and stores it as ``<symbol>_<input_name>``; the label
+        is then called as ``label(second_moment, scale, settings, value)``.
+    input_range : (float, float) or None
+        The generator's uniform range of the input.
     """
 
     name: str
@@ -97,6 +115,8 @@ class Component:
     max_weight: Callable | None
     default_bounds: tuple[float, float]
     description: str = ""
+    input_name: str | None = None
+    input_range: tuple[float, float] | None = None
 
     def __post_init__(self):
         if self.target not in TARGETS:
@@ -107,6 +127,17 @@ class Component:
         lo, hi = self.default_bounds
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ValueError(f"component {self.name!r}: default_bounds must be finite, lo < hi")
+        if (self.input_name is None) != (self.input_range is None):
+            raise ValueError(f"component {self.name!r}: give input_name and input_range together")
+        if self.input_range is not None:
+            lo, hi = self.input_range
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise ValueError(f"component {self.name!r}: input_range must be finite, lo < hi")
+
+    @property
+    def input_key(self) -> str | None:
+        """The store's array of the per-sample input (``"H_log10_width_re"``), or ``None``."""
+        return None if self.input_name is None else f"{self.symbol}_{self.input_name}"
 
 
 def _stars_label(second_moment, scale, settings):
@@ -149,10 +180,58 @@ BLACK_HOLE = Component(
     description="jampy's linear response to a central point mass, per unit M_BH/L_tot",
 )
 
+#: Reference mass of the halo label for widths s ≤ R_e, in units of L_tot (with Υ = 1); wider
+#: Gaussians use ``HALO_REF_FRACTION · (1 + s³)`` (s in R_e) so that the mass they put inside
+#: the grid, and their share of V², stays comparable (:func:`halo_ref_mass`).
+HALO_REF_FRACTION = 0.1
+
+
+def halo_ref_mass(log10_width_re: float, lum_lsun: float) -> float:
+    """Mass (Msun) of the spherical Gaussian at which the halo label is jampy's linear response."""
+    return HALO_REF_FRACTION * lum_lsun * (1.0 + 10.0 ** (3.0 * float(log10_width_re)))
+
+
+def halo_gaussian(mass_msun: float, log10_width_re: float, scale) -> tuple[float, float, float]:
+    """One spherical Gaussian of the potential in jampy's units: ``(surf [Msun/pc²], sigma
+    [arcsec], q = 1)`` of total mass ``mass_msun`` and width ``10**log10_width_re · R_e``
+    (``scale`` a :class:`~jaxjam.reference.JampyScale`)."""
+    from jaxjam.constants import pc_per_arcsec
+
+    sigma_arcsec = 10.0 ** float(log10_width_re) * scale.re_arcsec
+    sigma_pc = sigma_arcsec * pc_per_arcsec(scale.distance_mpc)
+    return (mass_msun / (2 * np.pi * sigma_pc**2), sigma_arcsec, 1.0)
+
+
+def _halo_label(second_moment, scale, settings, log10_width_re):
+    m_ref = halo_ref_mass(log10_width_re, scale.lum_lsun)
+    with_halo = second_moment(0.0, halo_gaussian(m_ref, log10_width_re, scale))
+    return (with_halo - second_moment(0.0)) / m_ref * scale.lum_lsun
+
+
+#: One spherical Gaussian of the potential of width s (the per-sample input log10 s/R_e, over
+#: 3e-4–60 R_e: a basis of 24 such widths represents gNFW halos with γ from −1.6 to 0 to ≤ 1e-4
+#: of V_c², ``benchmarks/halo_basis.py``), per unit M/L_tot. A halo is a weighted sum of them.
+HALO = Component(
+    name="halo",
+    symbol="H",
+    parameter="log10_mhalo",
+    parameter_index=4,
+    per_luminosity=True,
+    target="linear_r",  # a difference of two jampy calls: small and of either sign near r = 0
+    outer_power=1.0,
+    label=_halo_label,
+    max_weight=None,
+    default_bounds=(7.0, 13.0),
+    description="jampy's linear response to a spherical Gaussian of width s (input "
+    "log10_width_re), per unit M/L_tot",
+    input_name="log10_width_re",
+    input_range=(-3.5, 1.8),
+)
+
 #: The shipped model's components, in the order of its maps and its head.
 DEFAULT = (STARS, BLACK_HOLE)
 
-_REGISTRY: dict[str, Component] = {c.name: c for c in DEFAULT}
+_REGISTRY: dict[str, Component] = {c.name: c for c in (*DEFAULT, HALO)}
 
 
 def register(component: Component) -> Component:

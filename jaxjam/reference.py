@@ -292,6 +292,7 @@ def grid_maps(
     scale: JampyScale = JampyScale(),
     nodes: np.ndarray | None = None,
     components: tuple[Component, ...] = DEFAULT,
+    inputs: dict[str, float] | None = None,
 ) -> ComponentMaps:
     """The component maps by jampy on the polar grid (no PSF), by each component's label.
 
@@ -319,6 +320,9 @@ def grid_maps(
         the nodes that its bins reach.
     components : tuple of Component
         The maps to compute (:mod:`jaxjam.components`), the first the stars'.
+    inputs : dict, optional
+        The per-sample inputs of components that have one, by ``input_name``
+        (``{"log10_width_re": 0.3}`` for :data:`~jaxjam.components.HALO`).
 
     Returns
     -------
@@ -329,9 +333,15 @@ def grid_maps(
     ------
     ValueError
         Before jampy is called, for a non-normalised MGE, q_int outside the range this MGE
-        allows (an inclination below its limit), ratio outside [0.5, 1.5], or NaN.
+        allows (an inclination below its limit), ratio outside [0.5, 1.5], NaN, or a missing
+        or non-finite component input.
     """
     _check_normalized(mge_norm)
+    inputs = dict(inputs or {})
+    for c in components:
+        if c.input_name is not None and not np.isfinite(inputs.get(c.input_name, np.nan)):
+            raise ValueError(f"component {c.name!r} needs a finite input {c.input_name!r} "
+                             f"(inputs={{{c.input_name!r}: value}}), got {inputs}")  # fmt: skip
     check_q_int(q_int, mge_norm.qobs_min)
     check_ratio(ratio)
     inc = float(inc_from_q_int(q_int, mge_norm.qobs_min))
@@ -363,7 +373,12 @@ def grid_maps(
             calls[key] = full
         return calls[key]
 
-    maps = np.stack([c.label(second_moment, scale, settings) / unit for c in components])
+    def label(c):
+        if c.input_name is None:
+            return c.label(second_moment, scale, settings)
+        return c.label(second_moment, scale, settings, float(inputs[c.input_name]))
+
+    maps = np.stack([label(c) / unit for c in components])
     at = maps[:, sel]
     if not np.all(np.isfinite(at)):
         status = STATUS_NONFINITE

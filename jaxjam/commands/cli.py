@@ -107,7 +107,7 @@ def main():
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def generate(n_samples, out, seed, workers, scheduler, config_path, quiet):
-    """Generate a training set of jampy A/B component maps on dask.distributed.
+    """Generate a training set of jampy component maps (stars, black hole, halo) on dask.
 
     Killing the command at any moment and rerunning it finishes the set with no sample lost or
     duplicated, bit-identical to an uninterrupted run with the same seed.
