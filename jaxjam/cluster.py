@@ -67,7 +67,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         # large blocks) and 35% of the time went to page faults. One arena that serves them from
         # the heap and keeps it: 16 v2 samples on 2 workers in 77 s instead of 120 s, ~1.6 GB
         # per worker, bit-identical stores.
-        environ.update(MALLOC_ENV)
+        # (not for a survey's JAX fits, whose XLA threads would share the one arena)
+        malloc = {} if accelerator else MALLOC_ENV
+        environ.update(malloc)
         settings = {
             "distributed.nanny.pre-spawn-environ": environ,
             # The worker's statistical profiler samples every thread's stack every 10 ms; with
@@ -75,10 +77,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             "distributed.worker.profile.enabled": False,
             "distributed.logging.distributed": "error",
         }
-        saved = {k: os.environ.get(k) for k in MALLOC_ENV}
+        saved = {k: os.environ.get(k) for k in malloc}
         # glibc reads these when a process starts: the spawned workers inherit them from here
         # (pre-spawn-environ alone was measured to leave them without effect)
-        os.environ.update(MALLOC_ENV)
+        os.environ.update(malloc)
         with _restored(saved), dask.config.set(settings):  # noqa: SIM117
             with LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"

@@ -413,6 +413,11 @@ def _store_components(store, config: TrainConfig):
         raise ValueError(f"the store labels {len(comps)} components "
                          f"{components.names(comps)}; set network.n_components = {len(comps)} "
                          f"(it is {config.network.n_components})")  # fmt: skip
+    with_input = [c.name for c in comps if c.input_name]
+    if with_input:
+        raise ValueError(f"the store's components {with_input} depend on a per-sample input "
+                         "(the halo's width), which this network does not take yet; train on "
+                         "a store without them (issue 15's network v2 adds the input)")  # fmt: skip
     return comps
 
 

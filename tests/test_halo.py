@@ -187,3 +187,14 @@ def test_a_store_made_before_new_config_fields_still_resumes(tmp_path, tiny_conf
     changed = GeneratorConfig.from_dict({**tiny_config.to_dict(), "physical_radius": True})
     with pytest.raises(ValueError, match="physical_radius"):
         open_or_create_store(path, changed, seed=1, n_samples=4)
+
+
+def test_training_refuses_a_halo_store_until_the_network_takes_its_width(v2_store):
+    from jaxjam.data_gen.store import StoreReader
+    from jaxjam.network import NetworkConfig
+    from jaxjam.training import TrainConfig, _store_components
+
+    path, _ = v2_store
+    config = TrainConfig(network=NetworkConfig(n_components=3))
+    with pytest.raises(ValueError, match="per-sample input"):
+        _store_components(StoreReader(path), config)
