@@ -118,16 +118,10 @@ def subprocess_client(workers: int | None = None):
     n = workers or os.cpu_count() or 1
     saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
     os.environ.update(SINGLE_THREAD_ENV)  # read by the children at start-up, not by this process
-    try:
+    with _restored(saved):
         cluster = SubprocessCluster(n_workers=n, worker_class="distributed.Worker",
                                     worker_kwargs={"nthreads": 1}, dashboard_address=":0",
                                     silence_logs=40)  # fmt: skip
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     with cluster, Client(cluster) as client:
         client.wait_for_workers(n, timeout=120)
         yield client
