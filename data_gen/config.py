@@ -11,31 +11,7 @@ from jaxjam.data_gen.sampler import SamplerConfig
 from jaxjam.grid import PolarGrid
 from jaxjam.photometry import ImageSpec
 
-__all__ = ["GeneratorConfig", "physical_radius_re"]
-
-
-def physical_radius_re(stars_map, radii_re):
-    """At each angle, the outermost radius out to which a map is positive at every radius.
-
-    Parameters
-    ----------
-    stars_map : ndarray, shape (n_r, n_theta)
-        The stars' V² map (A) on the grid; NaN counts as not positive.
-    radii_re : ndarray, shape (n_r,)
-        The grid's radii, R_e, increasing.
-
-    Returns
-    -------
-    ndarray, shape (n_theta,), float32
-        R_e; 0 where the innermost radius is already not positive, ``radii_re[-1]`` where the
-        map is positive at every radius.
-    """
-    import numpy as np
-
-    ok = np.asarray(stars_map) > 0  # NaN → False
-    n_ok = np.argmin(np.vstack([ok, np.zeros((1, ok.shape[1]), bool)]), axis=0)
-    r = np.concatenate([[0.0], np.asarray(radii_re, float)])
-    return r[n_ok].astype(np.float32)
+__all__ = ["GeneratorConfig"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,8 +35,9 @@ class GeneratorConfig:
         per-sample input (the halo's width) also stores that input.
     physical_radius : bool
         Store, per sample and grid angle, the radius out to which the stars' V² is positive
-        (:func:`physical_radius_re`): the label of a physicality output that judges a model
-        only where the data reach (DESIGN.md, "Physicality where the data are").
+        (:func:`jaxjam.data_gen.jam_labels.physical_radius_re`): the label of a physicality
+        output that judges a model only where the data reach (DESIGN.md, "Physicality where
+        the data are").
     """
 
     draws_per_photometry: int = 1

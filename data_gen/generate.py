@@ -90,8 +90,7 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
         ``{"task": int, "arrays": {name: ndarray}, "errors": [str]}``, arrays with leading
         dimension ``stop - start``.
     """
-    from jaxjam.data_gen.config import physical_radius_re
-    from jaxjam.data_gen.jam_labels import STATUS_NONFINITE, component_maps
+    from jaxjam.data_gen.jam_labels import STATUS_NONFINITE, component_maps, physical_radius_re
     from jaxjam.data_gen.sampler import (
         Photometry,
         descriptor_names,
@@ -126,11 +125,9 @@ def compute_task(config_dict: dict, seed: int, n_samples: int, task: int) -> dic
         padded = phot.mge.to_padded_arrays(config.sampler.n_max_gauss)
         for i in rows:
             q_int, ratio = draw_jam_parameters(rng, phot.mge.qobs_min, config.sampler)
-            inputs = {c.input_name: float(rng.uniform(*c.input_range))
-                      for c in config.model_components if c.input_name}  # fmt: skip
-            for c in config.model_components:
-                if c.input_name:
-                    out[c.input_key][i] = inputs[c.input_name]
+            inputs = {}
+            for c in (c for c in config.model_components if c.input_name):
+                inputs[c.input_name] = out[c.input_key][i] = float(rng.uniform(*c.input_range))
             out["image"][i] = image
             out["mge_surf"][i], out["mge_sigma"][i], out["mge_qobs"][i], out["mge_mask"][i] = padded
             out["q_int"][i], out["ratio"][i] = q_int, ratio
@@ -166,10 +163,10 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
     )
     from jaxjam.data_gen.sampler import descriptor_names
 
-    inputs = {c.input_key: f"{c.name}: per-sample input {c.input_name}"
-              for c in config.model_components if c.input_name}  # fmt: skip
+    extra_units = {c.input_key: f"{c.name}: per-sample input {c.input_name}"
+                   for c in config.model_components if c.input_name}  # fmt: skip
     if config.physical_radius:
-        inputs["physical_radius_re"] = (
+        extra_units["physical_radius_re"] = (
             "per grid angle, the outermost grid radius (R_e) out to "
             "which A > 0 at every radius (0: not at the innermost)"
         )
@@ -197,7 +194,7 @@ def _new_manifest(config: GeneratorConfig, seed: int, n_samples: int) -> dict:
             },
             "mge": "sigma in R_e, surf in L_tot / R_e^2",
             "image": "log10 surface brightness in L_tot / R_e^2",
-            **inputs,
+            **extra_units,
         },
         "status_codes": {
             str(STATUS_OK): "physical",

@@ -8,6 +8,8 @@ of it. ``LabelConfig`` is :class:`jaxjam.reference.JampySettings` (its default i
 
 from __future__ import annotations
 
+import numpy as np
+
 from jaxjam.components import DEFAULT, Component
 from jaxjam.grid import PolarGrid
 from jaxjam.mge import MGE
@@ -33,6 +35,7 @@ __all__ = [
     "LabelConfig",
     "component_maps",
     "jampy_version",
+    "physical_radius_re",
 ]
 
 
@@ -49,3 +52,25 @@ def component_maps(
     """The labels of one sample: :func:`jaxjam.reference.grid_maps` at ``config``."""
     return grid_maps(mge_norm, q_int, ratio, grid, config, scale, components=components,
                      inputs=inputs)  # fmt: skip
+
+
+def physical_radius_re(stars_map, radii_re):
+    """At each angle, the outermost radius out to which a map is positive at every radius.
+
+    Parameters
+    ----------
+    stars_map : ndarray, shape (n_r, n_theta)
+        The stars' V² map (A) on the grid; NaN counts as not positive.
+    radii_re : ndarray, shape (n_r,)
+        The grid's radii, R_e, increasing.
+
+    Returns
+    -------
+    ndarray, shape (n_theta,), float32
+        R_e; 0 where the innermost radius is already not positive, ``radii_re[-1]`` where the
+        map is positive at every radius.
+    """
+    ok = np.asarray(stars_map) > 0  # NaN → False
+    n_ok = np.argmin(np.vstack([ok, np.zeros((1, ok.shape[1]), bool)]), axis=0)
+    r = np.concatenate([[0.0], np.asarray(radii_re, float)])
+    return r[n_ok].astype(np.float32)

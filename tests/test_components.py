@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from jaxjam import components
-from jaxjam.constants import pc_per_arcsec
 from jaxjam.data_gen.config import GeneratorConfig
 from jaxjam.grid import PolarGrid
 from jaxjam.network import NetworkConfig
@@ -22,9 +21,7 @@ HALO_WIDTH_RE = 1.0
 
 def _halo_gaussian(mass_msun, scale):
     """One spherical Gaussian of ``mass_msun`` and width HALO_WIDTH_RE · R_e, jampy units."""
-    sigma_arcsec = HALO_WIDTH_RE * scale.re_arcsec
-    sigma_pc = sigma_arcsec * pc_per_arcsec(scale.distance_mpc)
-    return (mass_msun / (2 * np.pi * sigma_pc**2), sigma_arcsec, 1.0)
+    return components.halo_gaussian(mass_msun, np.log10(HALO_WIDTH_RE), scale)
 
 
 def _halo_label(second_moment, scale, settings):

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from jaxjam import components as comp
-from jaxjam.data_gen.config import GeneratorConfig, physical_radius_re
+from jaxjam.data_gen.config import GeneratorConfig
+from jaxjam.data_gen.jam_labels import physical_radius_re
 from jaxjam.data_gen.sampler import SamplerConfig
 from jaxjam.geometry import inc_from_q_int
 from jaxjam.grid import PolarGrid
