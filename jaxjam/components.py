@@ -47,6 +47,7 @@ __all__ = [
     "Component",
     "by_name",
     "halo_gaussian",
+    "halo_ref_fraction",
     "halo_ref_mass",
     "names",
     "parameter_names",
@@ -102,6 +103,10 @@ class Component:
         is then called as ``label(second_moment, scale, settings, value)``.
     input_range : (float, float) or None
         The generator's uniform range of the input.
+    input_scale : callable or None
+        ``input_scale(value) → factor`` (NumPy or JAX): the network's target is the map times
+        this factor (the halo's reference mass per L_tot, which keeps the target O(1) across
+        five decades of width), a known exact function of the input. ``None``: 1.
     """
 
     name: str
@@ -117,6 +122,7 @@ class Component:
     description: str = ""
     input_name: str | None = None
     input_range: tuple[float, float] | None = None
+    input_scale: Callable | None = None
 
     def __post_init__(self):
         if self.target not in TARGETS:
@@ -186,8 +192,15 @@ BLACK_HOLE = Component(
 HALO_REF_FRACTION = 0.1
 
 
+def halo_ref_fraction(log10_width_re):
+    """The halo label's reference mass per L_tot (Υ = 1), ``HALO_REF_FRACTION · (1 + s³)``
+    with s in R_e; NumPy or JAX, any shape."""
+    return HALO_REF_FRACTION * (1.0 + 10.0 ** (3.0 * log10_width_re))
+
+
 def halo_ref_mass(log10_width_re: float, lum_lsun: float) -> float:
-    """Mass (Msun) of the spherical Gaussian at which the halo label is jampy's linear response."""
+    """Mass (Msun) of the spherical Gaussian at which the halo label is jampy's linear response
+    (``halo_ref_fraction · L_tot``; this order of operations made the v2 store's labels)."""
     return HALO_REF_FRACTION * lum_lsun * (1.0 + 10.0 ** (3.0 * float(log10_width_re)))
 
 
@@ -226,6 +239,7 @@ HALO = Component(
     "log10_width_re), per unit M/L_tot",
     input_name="log10_width_re",
     input_range=(-3.5, 1.8),
+    input_scale=halo_ref_fraction,
 )
 
 #: The shipped model's components, in the order of its maps and its head.

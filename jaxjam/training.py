@@ -11,10 +11,10 @@ Run directory::
       model/                best-validation model (jaxjam.checkpoint layout)
       history.json, loss_curve.png
 
-The loss, per physical sample and node, is the squared relative error of Vrms for the stellar
-part, ``(Δ log A / 2)²``, plus that of the black-hole part at M_BH/(Υ L) = ``bh_loss_fraction``,
-``(f ΔB / 2V²)²`` with ``V² = A + f B``, plus a binary cross-entropy for the physicality logit
-on every sample. Unphysical samples train only the classifier.
+The loss (:mod:`jaxjam.batches`), per physical sample and node, is the squared relative error
+of Vrms of each component's part at its loss scaling, plus the physicality term on every
+sample. A factorised head (``network.head_rank``, the v2 layout) starts from the principal
+components of the training targets.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ import optax
 from flax import nnx
 
 from jaxjam import configs
+from jaxjam.batches import FIELDS, fields, pca_basis, prepare_batch, qobs_min, store_inputs
+from jaxjam.batches import loss_fn as _loss_fn
 from jaxjam.checkpoint import save_model
-from jaxjam.network import EmulatorNet, NetworkConfig
+from jaxjam.network import EmulatorNet, NetworkConfig, set_basis
 from jaxjam.transforms import Normalization, jam_scalars
 
-__all__ = ["TrainConfig", "prepare_batch", "train"]
+__all__ = ["FIELDS", "TrainConfig", "fields", "prepare_batch", "train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,77 +122,25 @@ class TrainConfig:
         return configs.from_json(cls, path)
 
 
-def _qobs_min(batch) -> np.ndarray:
-    q = np.where(batch["mge_mask"], batch["mge_qobs"], np.inf)
-    return q.min(axis=-1)
-
-
-FIELDS = ["image", "q_int", "ratio", "mge_qobs", "mge_mask", "status"]
-
-
-def fields(components) -> list[str]:
-    """The store arrays training reads: :data:`FIELDS` and each component's map."""
-    return FIELDS + [c.symbol for c in components]
-
-
-def prepare_batch(batch: dict, norm: Normalization, bh_fraction: float = 1e-2) -> dict:
-    """Store batch → standardised float32 network inputs, targets and masks."""
-    status = np.asarray(batch["status"])
-    physical = np.isin(status, (0, 2))
-    # unphysical samples only train the physicality output; their maps may be NaN (a jampy
-    # failure, status 3), and a masked NaN would still poison the loss (0 × NaN = NaN)
-    comps = norm.components
-    maps = np.stack([np.where(physical[:, None, None], batch[c.symbol],
-                              1.0 if c.target == "log" else 0.0)
-                     for c in comps], axis=1).astype(np.float64)  # fmt: skip
-    scalars = jam_scalars(batch["q_int"], batch["ratio"], _qobs_min(batch))
-    # 1 / V² with every "linear_r" response (the black hole's) at a scaling of bh_fraction
-    # M/L: the Vrms weight of their errors
-    v2 = maps[:, 0] + sum(bh_fraction * np.clip(maps[:, k], 0, None)
-                          for k, c in enumerate(comps) if c.target == "linear_r")  # fmt: skip
-    return {
-        "image": norm.standardize_image(batch["image"]).astype(np.float32),
-        "scalars": norm.standardize_scalars(scalars).astype(np.float32),
-        "z": norm.encode_targets(maps).astype(np.float32),
-        "inv_v2": (1.0 / v2).astype(np.float32),
-        "physical": physical.astype(np.float32),
-    }
-
-
-def _loss_fn(graphdef, params, rest, batch, norm_arrays, cfg: TrainConfig):
-    model = nnx.merge(graphdef, params, rest)
-    z, logit = model(batch["image"], batch["scalars"])
-    stds, r, linear = norm_arrays
-    w = batch["physical"][:, None, None]
-    n_phys = jnp.maximum(batch["physical"].sum(), 1.0) * z.shape[-1] * z.shape[-2]
-    errs = []
-    for k, is_linear in enumerate(linear):
-        e = 0.5 * (z[:, k] - batch["z"][:, k]) * stds[k]
-        if is_linear:  # error of the response at its loss scaling, relative to V²
-            e = cfg.bh_loss_fraction * e / r[:, None] * batch["inv_v2"]
-        errs.append(e)
-    map_loss = jnp.sum(w * sum(e**2 for e in errs)) / n_phys
-    bce = optax.sigmoid_binary_cross_entropy(logit, batch["physical"]).mean()
-    loss = map_loss + cfg.physical_loss_weight * bce
-    return loss, {
-        "loss": loss,
-        "map_loss": map_loss,
-        "bce": bce,
-        "rms_rel_vrms_a": jnp.sqrt(jnp.sum(w * errs[0] ** 2) / n_phys),
-    }
+def _radius_edges(norm, cfg):
+    """The grid's first and last radius for a radius physicality head, else None."""
+    if cfg.network.physicality != "radius":
+        return None
+    return float(norm.r_re[0]), float(norm.r_re[-1])
 
 
 def _batches(store, indices, seed, drop_last, norm, cfg):
     """Prepared batches read lazily from the store (one window of chunks at a time)."""
+    edges = _radius_edges(norm, cfg)
     for raw in store.iter_batches(
         cfg.batch_size,
         seed=seed,
         indices=indices,
-        fields=fields(norm.components),
+        fields=fields(norm.components, edges is not None),
         window_chunks=cfg.window_chunks,
         drop_last=drop_last,
     ):
-        yield prepare_batch(raw, norm, cfg.bh_loss_fraction)
+        yield prepare_batch(raw, norm, cfg.bh_loss_fraction, edges)
 
 
 def _prepare_all(store, indices, norm, cfg) -> dict:
@@ -302,9 +252,12 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     init = _init_model(config, store.manifest) if config.init_model else None
     norm = _normalization(store, train_idx, config, run_dir / "normalization.json", init)
     norm_arrays = (tuple(jnp.asarray(s) for s in norm.target_std), jnp.asarray(norm.r_re),
-                   tuple(c.target == "linear_r" for c in norm.components))  # fmt: skip
+                   tuple(c.target == "linear_r" for c in norm.components),
+                   tuple(c.input_scale is not None for c in norm.components))  # fmt: skip
 
     model = init[0] if init is not None else EmulatorNet(config.network, nnx.Rngs(config.seed))
+    if init is None and config.network.head_rank is not None:
+        _init_bases(model, store, train_idx, norm, config)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     tx = _optimizer(config, max(1, train_idx.size // config.batch_size))
     opt_state = tx.init(params)
@@ -389,18 +342,34 @@ def _normalization(store, train_idx, config: TrainConfig, norm_file: Path, init)
     if init is not None:
         norm = init[1]
     else:
-        status = store.read(train_idx, ["status"])["status"]
-        phys = train_idx[np.isin(status, (0, 2))]
-        rng = np.random.default_rng(config.seed)
-        pick = np.sort(rng.choice(phys, size=min(config.norm_samples, phys.size), replace=False))
-        s = store.read(pick, fields(comps))
+        s = _norm_sample(store, train_idx, config, comps)
         g = store.manifest["grid"]
         grid_r = np.exp(np.linspace(np.log(g["r_min_re"]), np.log(g["r_max_re"]), g["n_r"]))
         maps = np.stack([s[c.symbol] for c in comps], axis=1)
-        norm = Normalization.fit(s["image"], jam_scalars(s["q_int"], s["ratio"], _qobs_min(s)),
-                                 maps, grid_r, components=comps)  # fmt: skip
+        norm = Normalization.fit(s["image"], jam_scalars(s["q_int"], s["ratio"], qobs_min(s)),
+                                 maps, grid_r, components=comps,
+                                 inputs=store_inputs(s, comps))  # fmt: skip
     norm_file.write_text(json.dumps(norm.to_dict()))
     return norm
+
+
+def _norm_sample(store, train_idx, config: TrainConfig, comps) -> dict:
+    """Up to ``norm_samples`` physical training samples (seeded), in store order."""
+    status = store.read(train_idx, ["status"])["status"]
+    phys = train_idx[np.isin(status, (0, 2))]
+    rng = np.random.default_rng(config.seed)
+    pick = np.sort(rng.choice(phys, size=min(config.norm_samples, phys.size), replace=False))
+    return store.read(pick, fields(comps))
+
+
+def _init_bases(model, store, train_idx, norm, config: TrainConfig) -> None:
+    """Start each component's basis (factorised head) from its targets' principal maps on
+    the normalisation sample."""
+    s = _norm_sample(store, train_idx, config, norm.components)
+    maps = np.stack([s[c.symbol] for c in norm.components], axis=1)
+    z = norm.encode_targets(maps, store_inputs(s, norm.components))
+    for k in range(len(norm.components)):
+        set_basis(model, k, pca_basis(z[:, k].reshape(len(z), -1), config.network.head_rank))
 
 
 def _store_components(store, config: TrainConfig):
@@ -413,11 +382,17 @@ def _store_components(store, config: TrainConfig):
         raise ValueError(f"the store labels {len(comps)} components "
                          f"{components.names(comps)}; set network.n_components = {len(comps)} "
                          f"(it is {config.network.n_components})")  # fmt: skip
-    with_input = [c.name for c in comps if c.input_name]
-    if with_input:
-        raise ValueError(f"the store's components {with_input} depend on a per-sample input "
-                         "(the halo's width), which this network does not take yet; train on "
-                         "a store without them (issue 15's network v2 adds the input)")  # fmt: skip
+    want = tuple(tuple(c.input_range) if c.input_name else None for c in comps)
+    have = config.network.input_ranges or (None,) * len(comps)
+    if tuple(None if r is None else tuple(r) for r in have) != want:
+        raise ValueError(f"the store's components {components.names(comps)} take inputs over "
+                         f"{list(want)}; set network.input_ranges = {list(want)} (and a "
+                         f"head_rank), it is {list(have)}")  # fmt: skip
+    if config.network.physicality == "radius" and not store.manifest["config"].get(
+        "physical_radius", False
+    ):
+        raise ValueError("network.physicality = 'radius' needs a store generated with "
+                         "physical_radius = true (per-sample physical radii)")  # fmt: skip
     return comps
 
 

@@ -15,8 +15,15 @@ Targets
       B behaves like a Keplerian ``1/r`` near the black hole and oscillates around zero far
       from it, so it has no log; ``B·r`` is O(1) and smooth.
 
+    - a component with an input (the halo, whose map depends on its Gaussian's width s) is
+      multiplied by its exact ``input_scale(s)`` first (the label's reference mass per L_tot),
+      so that one per-node standardisation serves five decades of width.
+
     Saved under ``log_<symbol>_mean``/``_std`` and ``<symbol>_r_mean``/``_std`` (``log_a_mean``,
     ``b_r_mean``, ...).
+
+The components' inputs are passed as one array, shape (..., n_inputs), holding the values of
+the components that take one, in component order (:func:`input_components`).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import numpy as np
 from jaxjam.components import DEFAULT, Component
 from jaxjam.geometry import Q_INT_MIN
 
-__all__ = ["N_SCALARS", "SCALAR_NAMES", "Normalization", "jam_scalars"]
+__all__ = ["N_SCALARS", "SCALAR_NAMES", "Normalization", "input_components", "jam_scalars"]
 
 SCALAR_NAMES = ("q_int", "ratio", "log_ratio", "qobs_min", "q_int_position", "cos_inc")
 N_SCALARS = len(SCALAR_NAMES)
@@ -58,6 +65,23 @@ def jam_scalars(q_int, ratio, qobs_min):
     q_int, ratio, qobs_min = xp.broadcast_arrays(q_int, ratio, qobs_min)
     position, cos_inc = xp.broadcast_arrays(position, cos_inc)
     return xp.stack([q_int, ratio, xp.log(ratio), qobs_min, position, cos_inc], axis=-1)
+
+
+def input_components(components) -> tuple[int, ...]:
+    """Positions of the components that take an input, in order (the columns of ``inputs``)."""
+    return tuple(k for k, c in enumerate(components) if c.input_name is not None)
+
+
+def _values(components, inputs, xp):
+    """Per component: None or its input, shape (..., 1, 1) to broadcast over a map."""
+    out, cols = [None] * len(components), input_components(components)
+    if cols and inputs is None:
+        names = [components[k].name for k in cols]
+        what = [components[k].input_name for k in cols]
+        raise ValueError(f"components {names} take an input ({what}): pass `inputs`")
+    for j, k in enumerate(cols):
+        out[k] = xp.asarray(inputs)[..., j, None, None]
+    return out
 
 
 def _keys(c: Component) -> tuple[str, str]:
@@ -92,7 +116,7 @@ class Normalization:
 
     @classmethod
     def fit(cls, images, scalars, maps, r_re, floor: float = 1e-6,
-            components: tuple[Component, ...] = DEFAULT) -> Normalization:  # fmt: skip
+            components: tuple[Component, ...] = DEFAULT, inputs=None) -> Normalization:  # fmt: skip
         """Measure the statistics on (a sample of) the training data.
 
         Parameters
@@ -103,8 +127,11 @@ class Normalization:
             Physical samples only (the ``"log"`` components' maps > 0).
         r_re : array, shape (n_r,)
         components : tuple of Component
+        inputs : array, shape (n, n_inputs), optional
+            The input components' values (module docstring).
         """
         maps = np.asarray(maps, np.float64)
+        values = _values(components, inputs, np)
         r = np.asarray(r_re, np.float64)[:, None]
         for k, c in enumerate(components):
             if c.target == "log" and np.any(maps[:, k] <= 0):
@@ -114,7 +141,8 @@ class Normalization:
         def stats(x):
             return x.mean(0).astype(np.float32), np.maximum(x.std(0), floor).astype(np.float32)
 
-        targets = [stats(_forward(c, maps[:, k], r, np)) for k, c in enumerate(components)]
+        targets = [stats(_forward(c, maps[:, k], r, np, values[k]))
+                   for k, c in enumerate(components)]  # fmt: skip
         return cls(*stats(np.asarray(images, np.float64)), *stats(np.asarray(scalars)),
                    tuple(m for m, _ in targets), tuple(s for _, s in targets),
                    np.asarray(r_re, np.float32), tuple(components))  # fmt: skip
@@ -127,23 +155,30 @@ class Normalization:
         return (scalars - self.scalar_mean) / self.scalar_std
 
     # ---------------------------------------------------------------- targets
-    def encode_targets(self, maps):
-        """Component maps → standardised targets, both shape (..., n_components, n_r, n_theta)."""
+    def encode_targets(self, maps, inputs=None):
+        """Component maps → standardised targets, both shape (..., n_components, n_r, n_theta);
+        ``inputs`` (..., n_inputs) for components that take one."""
         xp = jnp if isinstance(maps, jnp.ndarray) else np
         r = self.r_re[:, None]
-        return xp.stack([(_forward(c, maps[..., k, :, :], r, xp) - self.target_mean[k])
+        values = _values(self.components, inputs, xp)
+        return xp.stack([(_forward(c, maps[..., k, :, :], r, xp, values[k]) - self.target_mean[k])
                          / self.target_std[k] for k, c in enumerate(self.components)],
                         axis=-3)  # fmt: skip
 
-    def decode_targets(self, z):
+    def decode_targets(self, z, inputs=None):
         """Standardised network outputs (..., n_components, n_r, n_theta) → dimensionless
-        component maps (units of G L_tot/R_e per unit scaling), same shape."""
+        component maps (units of G L_tot/R_e per unit scaling), same shape; ``inputs``
+        (..., n_inputs) for components that take one."""
         xp = jnp if isinstance(z, jnp.ndarray) else np
         r = self.r_re[:, None]
+        values = _values(self.components, inputs, xp)
         out = []
         for k, c in enumerate(self.components):
             t = z[..., k, :, :] * self.target_std[k] + self.target_mean[k]
-            out.append(xp.exp(t) if c.target == "log" else t / r)
+            if c.target == "log":
+                out.append(xp.exp(t))
+            else:
+                out.append(t / (r * _scale(c, values[k])))
         return xp.stack(out, axis=-3)
 
     # ---------------------------------------------------------------- I/O
@@ -174,6 +209,10 @@ class Normalization:
                    tuple(components))  # fmt: skip
 
 
-def _forward(c: Component, m, r, xp):
-    """A component's map → its untransformed target (log C or C·r)."""
-    return xp.log(m) if c.target == "log" else m * r
+def _scale(c: Component, value):
+    return 1.0 if c.input_scale is None or value is None else c.input_scale(value)
+
+
+def _forward(c: Component, m, r, xp, value=None):
+    """A component's map → its untransformed target (log C, or C·r times its input's scale)."""
+    return xp.log(m) if c.target == "log" else m * r * _scale(c, value)
