@@ -75,8 +75,10 @@ def main() -> None:
                    "p99": float(np.percentile(err, 99)),
                    "maps_max_le_2pc": float(np.mean(per_map <= 0.02))}  # fmt: skip
             rows.append(row)
-            print(f"rank {rank:4d} {c.name:10s}: median {row['median']:.1e}, p99 "
-                  f"{row['p99']:.1e}, maps with max ≤ 2%: {row['maps_max_le_2pc']:.2f}")
+            print(
+                f"rank {rank:4d} {c.name:10s}: median {row['median']:.1e}, p99 "
+                f"{row['p99']:.1e}, maps with max ≤ 2%: {row['maps_max_le_2pc']:.2f}"
+            )
     write_json(Path(__file__).parent / "out" / "output_basis_rank.json",
                {"machine": machine_info(), "store": str(args.store), "n_train": n_tr,
                 "n_test": len(idx) - n_tr, "rows": rows})  # fmt: skip
