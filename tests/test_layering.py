@@ -13,7 +13,8 @@ CORE, LEARNING, REFERENCE, DATA_INFERENCE, COMMANDS = range(5)
 _CORE = ["jaxjam", "jaxjam.constants", "jaxjam.configs", "jaxjam.geometry", "jaxjam.grid",
          "jaxjam.mge", "jaxjam.photometry", "jaxjam.kinematics", "jaxjam.physics", "jaxjam.psf",
          "jaxjam.forward", "jaxjam.scaling", "jaxjam.cluster", "jaxjam.components"]  # fmt: skip
-_LEARNING = ["jaxjam.network", "jaxjam.transforms", "jaxjam.checkpoint", "jaxjam.training",
+_LEARNING = ["jaxjam.network", "jaxjam.transforms", "jaxjam.batches", "jaxjam.checkpoint",
+             "jaxjam.training",
              "jaxjam.evaluation", "jaxjam.emulator", "jaxjam.fused", "jaxjam.table",
              "jaxjam.error_model"]  # fmt: skip
 LAYER = {
