@@ -58,6 +58,12 @@ class Emulator:
     """
 
     def __init__(self, model, normalization, metadata: dict):
+        if model.config.head_rank is not None or model.config.physicality != "global":
+            raise ValueError(
+                "this model has the v2 network layout (a factorised head or a physical-radius "
+                "output, issue 15), which fits, predictions and tables do not take yet; load "
+                "it with jaxjam.checkpoint.load_model, or use a v1-layout model"
+            )
         self.normalization = normalization
         self.metadata = metadata
         self.grid = PolarGrid(**metadata["grid"])

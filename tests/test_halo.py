@@ -235,3 +235,7 @@ def test_a_v2_network_learns_the_halo_store_and_reloads(tmp_path, v2_store):
     for a, b in zip(out1, out2, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert out1[0].shape == (1, 3, 8, 4) and out1[1].shape == (1, 4)
+    from jaxjam.emulator import Emulator
+
+    with pytest.raises(ValueError, match="v2 network layout"):
+        Emulator.load(tmp_path / "run" / "model")
