@@ -26,7 +26,7 @@ from _common import machine_info, write_json
 from jaxjam import components as comp
 from jaxjam.batches import pca_basis, store_inputs
 from jaxjam.data_gen.store import StoreReader
-from jaxjam.transforms import Normalization
+from jaxjam.transforms import Normalization, per_component_inputs
 
 
 def main() -> None:
@@ -51,11 +51,9 @@ def main() -> None:
                              inputs=None if inputs is None else inputs[:n_tr])  # fmt: skip
     z = norm.encode_targets(maps, inputs)
     test = maps[n_tr:]
-    scale = [np.full((len(test), 1, 1), 1e-2) for _ in comps]
-    for k, c in enumerate(comps):
-        if c.input_scale is not None:
-            j = [i for i, cc in enumerate(comps) if cc.input_name].index(k)
-            scale[k] = c.input_scale(inputs[n_tr:, j])[:, None, None]
+    values = per_component_inputs(comps, None if inputs is None else inputs[n_tr:])
+    scale = [1e-2 if c.input_scale is None else c.input_scale(values[k])
+             for k, c in enumerate(comps)]  # fmt: skip
     v2 = test[:, 0] + sum(scale[k] * np.clip(test[:, k], 0, None) for k in range(1, len(comps)))
     rows = []
     for rank in (int(v) for v in args.ranks.split(",")):

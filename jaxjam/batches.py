@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxjam.transforms import Normalization, input_components, jam_scalars
+from jaxjam.transforms import Normalization, input_components, jam_scalars, per_component_inputs
 
 __all__ = ["FIELDS", "fields", "loss_fn", "pca_basis", "prepare_batch", "qobs_min"]
 
@@ -71,14 +71,11 @@ def prepare_batch(batch: dict, norm: Normalization, bh_fraction: float = 1e-2,
     # 1 / V² with every "linear_r" response at its loss scaling (the black hole's at
     # bh_fraction M/L, an input component's at its reference mass): the Vrms weight of errors
     v2 = maps[:, 0].copy()
+    values = per_component_inputs(comps, inputs)
     for k, c in enumerate(comps):
         if c.target == "linear_r":
-            part = np.clip(maps[:, k], 0, None)
-            if c.input_scale is not None:
-                j = input_components(comps).index(k)
-                v2 += part * c.input_scale(inputs[:, j])[:, None, None]
-            else:
-                v2 += bh_fraction * part
+            f = bh_fraction if c.input_scale is None else c.input_scale(values[k])
+            v2 += f * np.clip(maps[:, k], 0, None)
     out = {
         "image": norm.standardize_image(batch["image"]).astype(np.float32),
         "scalars": norm.standardize_scalars(scalars).astype(np.float32),

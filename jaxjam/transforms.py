@@ -36,7 +36,14 @@ import numpy as np
 from jaxjam.components import DEFAULT, Component
 from jaxjam.geometry import Q_INT_MIN
 
-__all__ = ["N_SCALARS", "SCALAR_NAMES", "Normalization", "input_components", "jam_scalars"]
+__all__ = [
+    "N_SCALARS",
+    "SCALAR_NAMES",
+    "Normalization",
+    "input_components",
+    "jam_scalars",
+    "per_component_inputs",
+]
 
 SCALAR_NAMES = ("q_int", "ratio", "log_ratio", "qobs_min", "q_int_position", "cos_inc")
 N_SCALARS = len(SCALAR_NAMES)
@@ -72,7 +79,7 @@ def input_components(components) -> tuple[int, ...]:
     return tuple(k for k, c in enumerate(components) if c.input_name is not None)
 
 
-def _values(components, inputs, xp):
+def per_component_inputs(components, inputs, xp=np):
     """Per component: None or its input, shape (..., 1, 1) to broadcast over a map."""
     out, cols = [None] * len(components), input_components(components)
     if cols and inputs is None:
@@ -131,7 +138,7 @@ class Normalization:
             The input components' values (module docstring).
         """
         maps = np.asarray(maps, np.float64)
-        values = _values(components, inputs, np)
+        values = per_component_inputs(components, inputs, np)
         r = np.asarray(r_re, np.float64)[:, None]
         for k, c in enumerate(components):
             if c.target == "log" and np.any(maps[:, k] <= 0):
@@ -160,7 +167,7 @@ class Normalization:
         ``inputs`` (..., n_inputs) for components that take one."""
         xp = jnp if isinstance(maps, jnp.ndarray) else np
         r = self.r_re[:, None]
-        values = _values(self.components, inputs, xp)
+        values = per_component_inputs(self.components, inputs, xp)
         return xp.stack([(_forward(c, maps[..., k, :, :], r, xp, values[k]) - self.target_mean[k])
                          / self.target_std[k] for k, c in enumerate(self.components)],
                         axis=-3)  # fmt: skip
@@ -171,7 +178,7 @@ class Normalization:
         (..., n_inputs) for components that take one."""
         xp = jnp if isinstance(z, jnp.ndarray) else np
         r = self.r_re[:, None]
-        values = _values(self.components, inputs, xp)
+        values = per_component_inputs(self.components, inputs, xp)
         out = []
         for k, c in enumerate(self.components):
             t = z[..., k, :, :] * self.target_std[k] + self.target_mean[k]
