@@ -26,7 +26,14 @@ from flax import nnx
 from jaxjam import error_model
 from jaxjam.checkpoint import is_packaged, load_model, update_metadata, weights_sha256
 
-__all__ = ["BH_FRACTIONS", "MIN_ATTACH_MAPS", "attach_test_metrics", "evaluate", "vrms_errors"]
+__all__ = [
+    "BH_FRACTIONS",
+    "MIN_ATTACH_MAPS",
+    "attach_test_metrics",
+    "evaluate",
+    "summary",
+    "vrms_errors",
+]
 
 #: The fewest held-out maps whose metrics :func:`attach_test_metrics` puts into a model. The
 #: error model's amplitudes are RMS values over maps, whose relative standard error is about
@@ -62,7 +69,9 @@ def vrms_errors(pred, true, relative_scalings=None, signed=False):
     return np.where(v2_true > 0, err if signed else np.abs(err), np.nan)
 
 
-def _summary(err):
+def summary(err) -> dict:
+    """Median, p68, p95, p99 and max of finite |ΔVrms|/Vrms, shape (n_maps, ...), the
+    median per-map maximum and the fraction of maps whose maximum is ≤ 2%."""
     e = err[np.isfinite(err)]
     per_map = np.nanmax(err.reshape(err.shape[0], -1), axis=1)
     return {
@@ -255,7 +264,7 @@ def evaluate(model_dir, data, out, n_real_draws: int = 8, seed: int = 0, max_sam
         err = vrms_errors(pred, true, m)
         per_map = np.nanmax(err.reshape(err.shape[0], -1), axis=1)
         res["store"][key] = {
-            **_summary(err),
+            **summary(err),
             "vs_radius": {"r_re": grid_r.tolist(),
                           "median": np.nanmedian(err, axis=(0, 2)).tolist(),
                           "p99": np.nanpercentile(err, 99, axis=(0, 2)).tolist()},

@@ -460,7 +460,11 @@ def _epoch(epoch, params, opt_state, train_step, eval_step, batches, config: Tra
         "train_loss": float(np.mean([a["loss"] for a in tr])) if tr else float("nan"),
         "val_loss": float(np.mean([a["loss"] for a in va])),
         "val_rms_rel_vrms": float(np.mean([a["rms_rel_vrms_a"] for a in va])),
+        "steps": len(tr),
     }
+    for key in va[0] if va else ():  # the further components' rms relative Vrms errors
+        if key.startswith("rms_rel_vrms_") and key != "rms_rel_vrms_a":
+            row[f"val_{key}"] = float(np.mean([a[key] for a in va]))
     return params, opt_state, row
 
 

@@ -239,3 +239,13 @@ def test_a_v2_network_learns_the_halo_store_and_reloads(tmp_path, v2_store):
 
     with pytest.raises(ValueError, match="v2 network layout"):
         Emulator.load(tmp_path / "run" / "model")
+    # the store-accuracy measurement takes the v2 model: every case, over the physical samples
+    from jaxjam.data_gen.store import StoreReader
+    from jaxjam.store_accuracy import store_accuracy
+
+    acc = store_accuracy(tmp_path / "run" / "model", path)
+    status = StoreReader(path).read(np.arange(6), ["status"])["status"]
+    assert acc["n_samples"] == 6 and acc["n_physical"] == int(np.isin(status, (0, 2)).sum())
+    assert set(acc["cases"]) == {"no_bh", "bh_0.001", "bh_0.003", "bh_0.01", "halo"}
+    assert all(np.isfinite(c["median"]) and c["median"] >= 0 for c in acc["cases"].values())
+    assert 0 <= acc["physicality"]["fraction_nodes_false_refusal"] <= 1

@@ -14,8 +14,8 @@ _CORE = ["jaxjam", "jaxjam.constants", "jaxjam.configs", "jaxjam.geometry", "jax
          "jaxjam.mge", "jaxjam.photometry", "jaxjam.kinematics", "jaxjam.physics", "jaxjam.psf",
          "jaxjam.forward", "jaxjam.scaling", "jaxjam.cluster", "jaxjam.components"]  # fmt: skip
 _LEARNING = ["jaxjam.network", "jaxjam.transforms", "jaxjam.batches", "jaxjam.checkpoint",
-             "jaxjam.training",
-             "jaxjam.evaluation", "jaxjam.emulator", "jaxjam.fused", "jaxjam.table",
+             "jaxjam.training", "jaxjam.evaluation", "jaxjam.store_accuracy",
+             "jaxjam.emulator", "jaxjam.fused", "jaxjam.table",
              "jaxjam.error_model"]  # fmt: skip
 LAYER = {
     **dict.fromkeys(_CORE, CORE),
@@ -38,6 +38,8 @@ KNOWN_UPWARD = {
     ("jaxjam.evaluation", "jaxjam.data_gen.real_galaxies"),
     ("jaxjam.evaluation", "jaxjam.data_gen.sampler"),
     ("jaxjam.evaluation", "jaxjam.data_gen.store"),
+    # store_accuracy reads a held-out store's labels
+    ("jaxjam.store_accuracy", "jaxjam.data_gen.store"),
 }
 
 

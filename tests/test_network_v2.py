@@ -131,3 +131,26 @@ def test_halo_targets_carry_the_reference_mass_and_round_trip():
                                rtol=1e-5, atol=1e-7)  # fmt: skip
     with pytest.raises(ValueError, match="inputs"):
         norm.encode_targets(maps)
+
+
+def test_component_errors_weigh_each_case_as_jampy_v2():
+    """Relative Vrms errors per case: the stars alone, the black hole at M_BH/M* = f, the halo
+    at its label's reference mass per L_tot (0.1 (1 + s³) at width s), against hand values."""
+    from jaxjam.store_accuracy import component_errors
+
+    true = np.ones((2, 3, 2, 2))
+    true[:, 1] = 10.0  # black hole response
+    true[:, 2] = 4.0  # halo response per unit mass
+    pred = true.copy()
+    pred[:, 0] *= 1.21  # stars 10% high in Vrms
+    pred[:, 2] = 0.0  # halo missing
+    widths = np.log10([[1.0], [2.0]])  # s = 1, 2 → m_ref = 0.2, 0.9
+    errs = component_errors(pred, true, (comp.STARS, comp.BLACK_HOLE, comp.HALO), widths)
+    np.testing.assert_allclose(errs["no_bh"], 0.1, rtol=1e-12)
+    v2 = 1 + 0.01 * 10
+    np.testing.assert_allclose(errs["bh_0.01"], np.sqrt((1.21 + 0.1) / v2) - 1, rtol=1e-12)
+    m_ref = np.array([0.2, 0.9])[:, None, None]
+    want = np.broadcast_to(np.abs(np.sqrt(1.21 / (1 + 4 * m_ref)) - 1), (2, 2, 2))
+    np.testing.assert_allclose(errs["halo"], want, rtol=1e-12)
+    true[0, 0, 0, 0] = -1.0  # an unphysical node has no error
+    assert np.isnan(component_errors(pred, true, (comp.STARS,))["no_bh"][0, 0, 0])
