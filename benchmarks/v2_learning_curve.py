@@ -69,6 +69,12 @@ def main() -> None:
     ap.add_argument("--sizes", required=True, help="comma-separated training-set sizes")
     ap.add_argument("--runs", required=True, help="directory of the runs (resumed)")
     ap.add_argument("--heldout", help="held-out store (default: the store's later samples)")
+    ap.add_argument(
+        "--n-heldout",
+        type=int,
+        default=256,
+        help="held-out samples after the largest size (a fixed set while the store grows)",
+    )
     ap.add_argument("--epochs", type=int, help="override max_epochs")
     args = ap.parse_args()
 
@@ -84,10 +90,11 @@ def main() -> None:
     if args.heldout:
         heldout_store, heldout = args.heldout, None
     else:
-        heldout_store, heldout = args.store, done[sizes[-1] :]
-        if heldout.size < 100:
-            raise SystemExit(f"only {heldout.size} finished samples after the largest size "
-                             f"{sizes[-1]}; generate more or pass --heldout")  # fmt: skip
+        heldout_store, heldout = args.store, done[sizes[-1] : sizes[-1] + args.n_heldout]
+        if heldout.size < args.n_heldout:
+            raise SystemExit(f"only {heldout.size} of --n-heldout {args.n_heldout} finished "
+                             f"samples after the largest size {sizes[-1]}; generate more or "
+                             "pass --heldout")  # fmt: skip
     rows, histories = [], {}
     for size in sizes:
         cfg = dataclasses.replace(base, max_samples=size)

@@ -59,6 +59,10 @@ class TrainConfig:
     training loss on the validation split) or ``"val_rms_rel_vrms"`` (the rms relative Vrms
     error of the A maps, the quantity the evaluation reports; the loss's black-hole and
     physicality terms make it noisy from epoch to epoch on large stores).
+
+    ``checkpoint_every`` writes the checkpoint, the history, the loss plot and the best model
+    every that many epochs (and at the last): on small stores an epoch takes milliseconds and
+    the writes would dominate. A killed run repeats at most that many epochs.
     """
 
     network: NetworkConfig = NetworkConfig()
@@ -76,6 +80,7 @@ class TrainConfig:
     norm_samples: int = 5000
     window_chunks: int = 64
     max_to_keep: int = 2
+    checkpoint_every: int = 1
     max_samples: int | None = None
     in_memory: bool = True
     init_model: str | None = None
@@ -83,7 +88,8 @@ class TrainConfig:
 
     def __post_init__(self):
         at_least = {"batch_size": 1, "max_epochs": 1, "warmup_epochs": 0, "patience": 0,
-                    "norm_samples": 1, "window_chunks": 1, "max_to_keep": 1}  # fmt: skip
+                    "norm_samples": 1, "window_chunks": 1, "max_to_keep": 1,
+                    "checkpoint_every": 1}  # fmt: skip
         for name, low in at_least.items():
             val = getattr(self, name)
             if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < low:
@@ -267,7 +273,7 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     options = ocp.CheckpointManagerOptions(max_to_keep=config.max_to_keep, create=True)
     history, best = [], {"score": np.inf, "epoch": -1, "since": 0}
     with ocp.CheckpointManager(run_dir / "checkpoints", options=options) as mngr:
-        start = 0
+        start, unsaved = 0, None
         if mngr.latest_step() is not None:
             params, opt_state, history, best, start = _restore(mngr, params, opt_state)
         bar = tqdm(range(start, config.max_epochs), initial=start, total=config.max_epochs,
@@ -281,14 +287,22 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
             score = row[config.early_stopping_metric]
             if score < best["score"]:
                 best = {"score": score, "epoch": epoch, "since": 0}
-                save_model(run_dir / "model", nnx.merge(graphdef, params, rest), norm,
-                           _model_metadata(store.manifest, config, epoch, train_idx.size,
-                                           val_idx.size, row["val_loss"]))  # fmt: skip
+                unsaved = (params, row["val_loss"])
             else:
                 best["since"] += 1
-            _checkpoint(mngr, epoch, params, opt_state, history, best)
-            (run_dir / "history.json").write_text(json.dumps(history, indent=1))
-            _plot_history(history, run_dir / "loss_curve.png")
+            last = epoch == config.max_epochs - 1 or best["since"] >= config.patience
+            if (epoch + 1) % config.checkpoint_every == 0 or last:
+                # the best model first, then the checkpoint that records it: a run killed
+                # between checkpoints resumes from the last one, whose best model is on disk
+                if unsaved is not None:
+                    save_model(run_dir / "model", nnx.merge(graphdef, unsaved[0], rest), norm,
+                               _model_metadata(store.manifest, config, best["epoch"],
+                                               train_idx.size, val_idx.size,
+                                               unsaved[1]))  # fmt: skip
+                    unsaved = None
+                _checkpoint(mngr, epoch, params, opt_state, history, best)
+                (run_dir / "history.json").write_text(json.dumps(history, indent=1))
+                _plot_history(history, run_dir / "loss_curve.png")
             bar.set_postfix(train=f"{row['train_loss']:.2e}", val=f"{row['val_loss']:.2e}")
         bar.close()
     return {
@@ -487,7 +501,7 @@ def _restore(mngr, params, opt_state):
 
 
 def _checkpoint(mngr, epoch, params, opt_state, history, best) -> None:
-    """Save this epoch's state (Orbax) and wait for it: a kill loses at most the epoch."""
+    """Save this epoch's state (Orbax) and wait for it: a kill loses the epochs since."""
     import orbax.checkpoint as ocp
 
     mngr.save(

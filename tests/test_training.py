@@ -200,3 +200,23 @@ def test_early_stopping_follows_the_chosen_metric(tmp_path, tiny_store):
     assert meta["best_epoch"] == summary["best_epoch"]
     with pytest.raises(ValueError, match="early_stopping_metric"):
         TrainConfig(early_stopping_metric="val_accuracy")
+
+
+def test_sparse_checkpoints_still_save_the_best_model(tmp_path, tiny_store):
+    """``checkpoint_every`` writes checkpoints every that many epochs and at the last; the
+    best model, found between them, is written before the checkpoint that records it."""
+    cfg = TrainConfig(network=NET, batch_size=4, max_epochs=6, learning_rate=3e-3,
+                      warmup_epochs=1, val_fraction=0.2, window_chunks=8, patience=1000,
+                      checkpoint_every=4, early_stopping_metric="val_rms_rel_vrms")  # fmt: skip
+    summary = train(tiny_store, tmp_path / "run", cfg, progress=False)
+    steps = sorted(int(p.name) for p in (tmp_path / "run" / "checkpoints").iterdir()
+                   if p.name.isdigit())  # fmt: skip
+    assert steps == [3, 5]
+    hist = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(hist) == 6 and summary["best_epoch"] == int(
+        np.argmin([h["val_rms_rel_vrms"] for h in hist])
+    )
+    _, _, meta = load_model(tmp_path / "run" / "model")
+    assert meta["best_epoch"] == summary["best_epoch"]
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        TrainConfig(checkpoint_every=0)
