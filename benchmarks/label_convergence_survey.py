@@ -13,6 +13,15 @@ Draws ``--n`` samples exactly as ``jaxjam generate`` does with ``configs/generat
 
 Each part writes ``benchmarks/out/label_convergence_survey_K.json``; ``--merge`` prints the
 fraction of samples over 0.1/0.2/0.5/1% at p99 and the worst samples with their descriptors.
+
+``--ladder NANG,NLOS ...`` measures instead what a per-sample convergence check would cost:
+each sample is labelled at the ladder's settings in turn until two successive ones agree to
+``--rtol`` at p99 (stars alone and with the black hole); it records the settings it stopped at
+(or that it never did) and the seconds spent. Parts write ``label_ladder_K.json``;
+``--merge --ladder ...`` summarises them::
+
+    python benchmarks/label_convergence_survey.py --n 24 --part 0/2 \
+        --ladder 24,120 30,200 36,300 42,300 48,300 --rtol 1e-3
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import contextlib
 import io
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -82,6 +92,73 @@ def measure(args) -> None:
                 "rows": rows})  # fmt: skip
 
 
+def _vrms(maps, f):
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(maps["A"] + f * maps["B"])
+
+
+def measure_ladder(args) -> None:
+    from jaxjam.data_gen.config import GeneratorConfig
+    from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
+
+    config = GeneratorConfig.from_dict(json.loads(Path(args.config).read_text()))
+    grid = parse_grid(args.grid)
+    ladder = [tuple(int(v) for v in step.split(",")) for step in args.ladder]
+    k, n = (int(v) for v in args.part.split("/"))
+    rows = []
+    for p in range(k, args.n, n):
+        mge, q_int, ratio, desc = _sample(p, args.seed, config.sampler)
+        row = {"sample": p, "q_int": float(q_int), "ratio": float(ratio),
+               "qobs_min": float(mge.qobs_min), "descriptors": desc, "steps": [],
+               "stopped_at": None}  # fmt: skip
+        t0, previous = time.perf_counter(), None
+        for nang, nlos in ladder:
+            maps = component_maps(mge, q_int, ratio, grid, LabelConfig(nang=nang, nlos=nlos))
+            step = {"nang": nang, "nlos": nlos, "seconds": time.perf_counter() - t0}
+            if previous is not None:
+                step["diff_p99"] = max(
+                    float(np.nanpercentile(np.abs(_vrms(maps, f) / _vrms(previous, f) - 1), 99))
+                    for f in (0.0, BH_FRACTION))  # fmt: skip
+            row["steps"].append(step)
+            if step.get("diff_p99", np.inf) <= args.rtol:
+                row["stopped_at"] = [nang, nlos]
+                break
+            previous = maps
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        print(f"sample {p:3d} q_int={q_int:.3f} q'min={mge.qobs_min:.2f}: stopped at "
+              f"{row['stopped_at']} after {row['seconds']:.1f} s; differences "
+              + " ".join(f"{s.get('diff_p99', np.nan):.1e}" for s in row["steps"][1:]))  # fmt: skip
+    write_json(Path(args.out) / f"label_ladder_{k}.json",
+               {"machine": machine_info(), "grid": grid.to_dict(), "ladder": ladder,
+                "rtol": args.rtol, "seed": args.seed, "bh_fraction": BH_FRACTION,
+                "rows": rows})  # fmt: skip
+
+
+def merge_ladder(args) -> None:
+    data = [json.loads(p.read_text())
+            for p in sorted(Path(args.out).glob("label_ladder_[0-9]*.json"))]  # fmt: skip
+    rows = sorted((r for d in data for r in d["rows"]), key=lambda r: r["sample"])
+    ladder = [tuple(s) for s in data[0]["ladder"]]
+    stops = [tuple(r["stopped_at"]) if r["stopped_at"] else None for r in rows]
+    seconds = np.array([r["seconds"] for r in rows])
+    # what one label at the second rung alone costs, for the ratio
+    single = np.median([r["steps"][1]["seconds"] - r["steps"][0]["seconds"] for r in rows])
+    print(f"{len(rows)} samples, ladder {ladder}, rtol {data[0]['rtol']:g} at p99")
+    counts = {f"{a},{b}": sum(s == (a, b) for s in stops) for a, b in ladder[1:]}
+    counts["never"] = sum(s is None for s in stops)
+    for key, c in counts.items():
+        print(f"  stopped at {key:>8}: {c:3d} ({c / len(rows):.0%})")
+    print(f"  seconds per sample: median {np.median(seconds):.1f}, mean {seconds.mean():.1f}; "
+          f"one label at {ladder[1]} alone: {single:.1f} s (mean ratio "
+          f"{seconds.mean() / single:.1f}×)")  # fmt: skip
+    write_json(Path(args.out) / "label_ladder.json",
+               {"machine": data[0]["machine"], "grid": data[0]["grid"], "ladder": ladder,
+                "rtol": data[0]["rtol"], "seed": data[0]["seed"], "stopped_at": counts,
+                "seconds_mean": float(seconds.mean()), "seconds_median": float(np.median(seconds)),
+                "seconds_single_second_rung": float(single), "rows": rows})  # fmt: skip
+
+
 def merge(args) -> None:
     parts = sorted(Path(args.out).glob("label_convergence_survey_[0-9]*.json"))
     data = [json.loads(p.read_text()) for p in parts]
@@ -121,8 +198,19 @@ def main() -> None:
     ap.add_argument("--part", default="0/1", metavar="K/N")
     ap.add_argument("--out", default="benchmarks/out")
     ap.add_argument("--merge", action="store_true")
+    ap.add_argument(
+        "--ladder",
+        nargs="+",
+        default=None,
+        metavar="NANG,NLOS",
+        help="measure a per-sample convergence check over these settings instead",
+    )
+    ap.add_argument("--rtol", type=float, default=1e-3, help="the check's p99 tolerance")
     args = ap.parse_args()
-    merge(args) if args.merge else measure(args)
+    if args.ladder:
+        merge_ladder(args) if args.merge else measure_ladder(args)
+    else:
+        merge(args) if args.merge else measure(args)
 
 
 if __name__ == "__main__":
