@@ -387,9 +387,16 @@ def _psis(log_ratio, out: dict):
     """ArviZ's Pareto-smoothed log weights (normalised) and k̂ of ``log_ratio`` (n,)."""
     from arviz_stats.base import array_stats
 
+    lw = log_ratio - log_ratio.max()
     try:
-        return array_stats.psislw(log_ratio - log_ratio.max())
+        lw_psis, k_hat = array_stats.psislw(lw)
     except ValueError as err:  # a flat tail: the largest weights sit on one repeated draw
         out["psis_error"] = f"{err}: the chains repeat draws (they mix poorly)"
-        lw = log_ratio - log_ratio.max()
-        return lw - np.log(np.sum(np.exp(lw))), float("inf")
+    else:
+        if np.isfinite(k_hat):
+            return lw_psis, float(k_hat)
+        # arviz-stats answers NaN where it cannot fit the tail (seen on 32 draws of chains that
+        # repeat draws); a certificate reports that as k̂ = inf, never NaN
+        out["psis_error"] = ("PSIS could not fit a Pareto tail to the largest importance ratios "
+                             f"(k̂ = {k_hat}): too few distinct draws in the tail")  # fmt: skip
+    return lw - np.log(np.sum(np.exp(lw))), float("inf")

@@ -172,6 +172,36 @@ def test_certificate_fails_a_degraded_head(galaxy):
     assert np.isnan(res.summary["jam_mean"]).all()
 
 
+def test_psis_never_reports_a_nan_k_hat():
+    """Importance ratios of 32 draws from chains that repeat draws (a survey fit's, measured):
+    arviz-stats 1.3.3 answers k̂ = NaN for them. The certificate's k̂ is then inf with the
+    reason recorded, and the weights are the normalised raw ratios; on well-spread ratios
+    it is ArviZ's own k̂ and weights."""
+    from arviz_stats.base import array_stats
+
+    from jaxjam.inference.certify import _psis
+
+    repeated = np.array([
+        -24.61, -24.61, -24.61, -24.61, -6.28, -13.66, -13.66, -50.6, -50.6, -0.35, -79.78,
+        -21.18, -13.36, -0.8, -9.04, -9.04, -78.35, 2.87, -72.54, -9.76, -28.14, -2.64, -9.8,
+        1.2, -37.41, -76.61, -7.62, -12.57, 0.81, -8.58, -6.82, -16.5])  # fmt: skip
+    out = {}
+    lw, k_hat = _psis(repeated, out)
+    assert not np.isnan(k_hat)
+    if not np.isfinite(k_hat):
+        assert "psis_error" in out and k_hat == np.inf
+        raw = repeated - repeated.max()
+        np.testing.assert_allclose(lw, raw - np.log(np.sum(np.exp(raw))))
+    np.testing.assert_allclose(np.sum(np.exp(lw)), 1.0, rtol=1e-12)
+
+    spread = np.random.default_rng(3).normal(0.0, 0.5, 200)
+    out = {}
+    lw, k_hat = _psis(spread, out)
+    lw_az, k_az = array_stats.psislw(spread - spread.max())
+    assert np.isfinite(k_hat) and k_hat == k_az and "psis_error" not in out
+    np.testing.assert_array_equal(lw, lw_az)
+
+
 def test_missed_mass_flags_only_points_inside_jams_bulk():
     from jaxjam.inference.certify import missed_mass
 
