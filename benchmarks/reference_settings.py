@@ -14,7 +14,14 @@ PSF) and the NGC 5831 mock (709 bins, seeing) of
   nodes the bins reach), through jaxjam's exact layer (:func:`jaxjam.forward.bin_operator`);
 
 against padded jampy at the bins at :data:`jaxjam.reference.REFERENCE` (nang 45, nlos 800),
-and times each call (one process, one BLAS thread). Writes ``reference_settings.json``.
+and times each call (one process, one BLAS thread). Writes ``reference_settings.json``
+(or ``--name``).
+
+``--only``, ``--theta``, ``--settings`` and ``--reference`` choose other cases, e.g. whether
+the certificate's settings are converged at the bins for a flat galaxy::
+
+    python benchmarks/reference_settings.py --only M32 NGC4342 --theta 0.07,0.9,6.5,0.1 \
+        --settings 30,120 30,300 36,300 42,300 --reference 52,300 --name flat.json
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_info, single_thread_blas, write_json
+from _common import machine_info, parse_settings, single_thread_blas, write_json
 
 single_thread_blas()
 
@@ -54,7 +61,24 @@ def _cases():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", default="benchmarks/out")
+    ap.add_argument("--name", default="reference_settings.json", help="output file in --out")
+    ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                    help="only these galaxies (M32, NGC4342, NGC5831)")  # fmt: skip
+    ap.add_argument("--theta", nargs="+", default=None, metavar="Q_INT,RATIO,LG_MBH,LG_ML",
+                    help="measure at these parameters instead of each galaxy's own")  # fmt: skip
+    ap.add_argument("--settings", nargs="+", default=None, metavar="NANG,NLOS",
+                    help="settings compared [default: " + " ".join(f"{a},{b}" for a, b in SETTINGS)
+                    + "]")  # fmt: skip
+    ap.add_argument(
+        "--reference",
+        default=None,
+        metavar="NANG,NLOS",
+        help="the reference [default: jaxjam.reference.REFERENCE, 45,800]",
+    )
     args = ap.parse_args()
+    settings = ([tuple(parse_settings(v).values()) for v in args.settings] if args.settings
+                else SETTINGS)  # fmt: skip
+    thetas = [tuple(float(x) for x in t.split(",")) for t in args.theta] if args.theta else None
 
     import jax.numpy as jnp
 
@@ -63,9 +87,13 @@ def main():
     from jaxjam.reference import CONVERGED, REFERENCE, JampyScale, JampySettings, grid_maps
     from jaxjam.reference import vrms_at_bins as at_bins
 
+    reference = JampySettings(**parse_settings(args.reference)) if args.reference else REFERENCE
     grid = Emulator.load().grid
     rows = []
     for name, g, points in _cases():
+        if args.only and name not in args.only:
+            continue
+        points = thetas or points
         k = g.kinematics
         op = bin_operator(grid, g.mge, g.distance_mpc, k.x_arcsec, k.y_arcsec, g.psf)
         norm, re, _ = g.mge.normalized()
@@ -75,10 +103,10 @@ def main():
             args_ = (g.mge, g.distance_mpc, k.x_arcsec, k.y_arcsec, q, ratio, 10**lg_ml,
                      10**lg_mbh, g.psf)  # fmt: skip
             t0 = time.perf_counter()
-            ref = at_bins(*args_, settings=REFERENCE)
+            ref = at_bins(*args_, settings=reference)
             row = {"galaxy": name, "n_bins": int(k.x_arcsec.size), "theta": [q, ratio, lg_mbh,
                    lg_ml], "reference_s": time.perf_counter() - t0, "at_bins": {}}  # fmt: skip
-            for nang, nlos in SETTINGS:
+            for nang, nlos in settings:
                 t0 = time.perf_counter()
                 v = at_bins(*args_, settings=JampySettings(nang=nang, nlos=nlos))
                 row["at_bins"][f"{nang}/{nlos}"] = {
@@ -96,8 +124,8 @@ def main():
             rows.append(row)
             print(name, row, flush=True)
     write_json(
-        Path(args.out) / "reference_settings.json",
-        {"machine": machine_info(), "reference": REFERENCE.to_dict(), "rows": rows},
+        Path(args.out) / args.name,
+        {"machine": machine_info(), "reference": reference.to_dict(), "rows": rows},
     )
 
 
