@@ -6,7 +6,14 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["machine_info", "parse_grid", "parse_settings", "single_thread_blas", "write_json"]
+__all__ = [
+    "machine_info",
+    "parse_grid",
+    "parse_part",
+    "parse_settings",
+    "single_thread_blas",
+    "write_json",
+]
 
 
 def machine_info() -> dict:
@@ -42,3 +49,11 @@ def parse_settings(text: str) -> dict:
     """``"NANG,NLOS"`` → ``{"nang": NANG, "nlos": NLOS}`` (jampy's label settings)."""
     nang, nlos = (int(v) for v in text.split(","))
     return {"nang": nang, "nlos": nlos}
+
+
+def parse_part(text: str) -> tuple[int, int]:
+    """``"K/N"`` → ``(K, N)``: this process measures every N-th case from the K-th."""
+    k, n = (int(v) for v in text.split("/"))
+    if not 0 <= k < n:
+        raise ValueError(f"--part K/N needs 0 <= K < N, got {text!r}")
+    return k, n

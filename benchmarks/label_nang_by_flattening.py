@@ -26,7 +26,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine_info, parse_grid, parse_settings, single_thread_blas, write_json
+from _common import (
+    machine_info,
+    parse_grid,
+    parse_part,
+    parse_settings,
+    single_thread_blas,
+    write_json,
+)
 
 single_thread_blas()
 
@@ -66,7 +73,7 @@ def measure(args) -> None:
     grid = parse_grid(args.grid)
     settings = {k: parse_settings(v) for k, v in (s.split("=") for s in args.settings)}
     reference = parse_settings(args.reference)
-    k, n = (int(v) for v in args.part.split("/"))
+    k, n = parse_part(args.part)
     rows = []
     cases = _cases(args.n_sampled, args.seed, args.config, args.q_int, args.only)
     for name, mge, q, ratio in cases[k::n]:
