@@ -67,6 +67,7 @@ def one(case: str, seed: int) -> dict:
            "overdispersed": {k: v for k, v in (c.get("overdispersed") or {}).items()
                              if k not in ("points", "ll_jampy", "ll_fit")},
            "settings": c["settings"], "timing": res.timing,
+           "certify_jampy_s": [h.get("seconds_jampy") for h in c["history"]],
            "jampy_s": res.timing["refine_s"] + res.timing["certify_s"],
            "wall_s": time.perf_counter() - t0}  # fmt: skip
     if truth is not None:

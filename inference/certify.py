@@ -18,13 +18,16 @@ see: on the flattest survey mock a black-hole mode at log M_BH ≈ 8 that holds 
 posterior was never visited by the chains, and 64 per-draw ratios and 16 over-dispersed
 points certified the posterior 4.6σ from the truth in the anisotropy (docs/benchmarks.md).
 ArviZ's PSIS smooths the weights and gives the Pareto k̂; the importance ESS is ``1/Σ w̃²``. The
-fit is **certified** when k̂ ≤ ``k_hat_max``, the relative ESS is at least ``min_rel_ess``,
-jampy is physical at every draw's (q_int, ratio) (both calls V² > 0 at every bin), the
-sampled posterior agrees with JAM's within ``max_shift`` of JAM's sd in mean and a factor
-e^``max_width`` in width (of log M_BH and log Υ on every plane,
+fit is **certified** when the weights' tail is acceptable (:func:`tail_verdict`: bounded
+weights, whose log ratios span at most ``bounded_log_span``, pass whatever k̂ says; others need
+k̂ ≤ PSIS's threshold for their number, :func:`k_hat_threshold`), the relative ESS is at least
+``min_rel_ess``, jampy is physical at every draw's (q_int, ratio) (both calls V² > 0 at every
+bin), the sampled posterior agrees with JAM's within ``max_shift`` of JAM's sd in mean and a
+factor e^``max_width`` in width (of log M_BH and log Υ in their marginals over the planes,
 :func:`~jaxjam.inference.planes.plane_agreement`; of q_int and ratio in the marginal the log
-ratios imply, :func:`~jaxjam.inference.overdispersed.marginal_agreement`), and it does not
-miss any of JAM's mass around it (below).
+ratios imply, :func:`~jaxjam.inference.overdispersed.marginal_agreement`), it does not miss
+any of JAM's mass around it (below), and the draws hold at least ``PSIS_MIN_DRAWS`` distinct
+(q_int, ratio).
 
 **Over-dispersed points.** Importance sampling sees JAM's density only where the proposal put
 its draws: a sampled posterior much narrower than JAM's (a likelihood that is a spike, or cut
@@ -45,9 +48,10 @@ jampy's and the fit's likelihoods; reported in ``summary.csv`` as ``jam_mean`` a
 When not, the fit refines again on jampy maps at these draws and resamples
 (:mod:`jaxjam.inference.fit`).
 
-``n_draws``: the default 48 (96 jampy calls). For log-normal weights, k̂ from 64 draws is
-≤ 0.7 in 99% of trials when the spread of log w is ≤ 0.3 and in 97% at 0.6, while the wrong
-NGC 4342 model of DESIGN.md (spread ~5) gives k̂ > 1; the M32 demo passes with 48 (DESIGN.md);
+``n_draws``: the default 48 (96 jampy calls). For log-normal log ratios of sd 0.1–0.3 (spans
+0.4–1.4), k̂ from 48 draws exceeds PSIS's threshold for 48 (0.41) in 23–28% of trials and 0.7
+in 4–5% (``benchmarks/khat_small_samples.py``): k̂ alone would fail good fits by chance, hence
+the bounded-weight rule; the wrong NGC 4342 model of DESIGN.md (spread ~5) gives k̂ > 1, and
 ``tests/test_certify.py`` checks that a degraded head fails.
 """
 
@@ -295,9 +299,10 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         ``max_abs_dlogl``, ``median_abs_dlogl`` (jampy − emulator at the draws themselves, data
         errors alone; a constant offset removed), ``jam_mean`` / ``jam_sd`` per parameter
         (reweighted; only when certified), ``overdispersed`` (:func:`missed_mass`, with the
-        points and their planes' log-integrals), ``settings``, ``seconds``, ``draws`` (n, 4)
-        with their ``log_weights``, and ``planes`` (each draw's ``log_z_jampy``,
-        ``log_z_fit``).
+        points and their planes' log-integrals), ``settings``, ``seconds`` (of which
+        ``seconds_jampy`` in jampy's calls), ``draws`` (n, 4) with their ``log_weights``,
+        ``tail`` (:func:`tail_verdict`), ``plane_agreement``, ``marginal_agreement`` and
+        ``planes`` (each draw's ``log_z_jampy``, ``log_z_fit``).
     """
 
     t0 = time.perf_counter()
@@ -319,6 +324,7 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         progress,
     )
     planes = list(head) + list(rest)
+    t_jampy = time.perf_counter() - t0
     integrals = _integrate_all(planes, galaxy, bounds, fit_loglik)
     n = len(draws)
     z_jam = np.array([i.log_z_jampy for i in integrals])
@@ -397,6 +403,7 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         out["log_weights"] = lw.tolist()
     out["draws"] = draws.tolist()
     out["seconds"] = time.perf_counter() - t0
+    out["seconds_jampy"] = t_jampy  # the screen and the planes' jampy calls (wall clock)
     return out
 
 
@@ -440,12 +447,18 @@ def tail_verdict(log_ratio, k_hat: float, config: CertifyConfig) -> dict:
 
 
 def _psis(log_ratio, out: dict):
-    """ArviZ's Pareto-smoothed log weights (normalised) and k̂ of ``log_ratio`` (n,)."""
+    """ArviZ's Pareto-smoothed log weights (normalised) and k̂ of ``log_ratio`` (n,).
+
+    arviz-stats' ``array_stats.psislw(ary)`` takes a *log-likelihood* in the LOO convention and
+    smooths the log ratios ``-ary`` (its ``_psislw`` negates its input), so the log importance
+    ratios go in negated. Passed as they are (as up to December 2026), the weights were those of
+    1/ratio, p_fit/p_JAM: k̂ of the wrong tail, and ``jam_mean`` moved away from JAM by as much
+    as it should have moved towards it (tests/test_certify.py checks the direction)."""
     from arviz_stats.base import array_stats
 
     lw = log_ratio - log_ratio.max()
     try:
-        lw_psis, k_hat = array_stats.psislw(lw)
+        lw_psis, k_hat = array_stats.psislw(-lw)
     except ValueError as err:  # a flat tail: the largest weights sit on one repeated draw
         out["psis_error"] = f"{err}: the chains repeat draws (they mix poorly)"
     else:

@@ -140,8 +140,9 @@ def fit(
                            seed=config.seed * 1000 + rnd, bounds=np.asarray(problem.bounds),
                            progress=progress)  # fmt: skip
             timing["certify_s"] += time.perf_counter() - t0
-            history.append({k: cert[k] for k in ("certified", "k_hat", "ess", "max_abs_dlogl",
-                                                 "n_unphysical", "seconds")})  # fmt: skip
+            kept_keys = ("certified", "k_hat", "ess", "max_abs_dlogl", "n_unphysical", "seconds",
+                         "seconds_jampy")  # fmt: skip
+            history.append({k: cert[k] for k in kept_keys})
             history[-1]["n_missed"] = (cert.get("overdispersed") or {}).get("n_missed")
             cert["rounds"] = rnd + 1
             say(progress, f"{name}: " + verdict(cert))
