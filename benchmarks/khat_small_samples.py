@@ -36,7 +36,8 @@ def main() -> None:
         thr = k_hat_threshold(s)
         for sigma in (0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0):
             lr = rng.normal(0.0, sigma, (args.trials, s))
-            k = np.array([array_stats.psislw(x - x.max())[1] for x in lr])
+            # psislw takes a log-likelihood: the log ratios go in negated
+            k = np.array([array_stats.psislw(x.max() - x)[1] for x in lr])
             span = np.ptp(lr, axis=1)
             w = np.exp(lr - lr.max(axis=1, keepdims=True))
             w /= w.sum(axis=1, keepdims=True)

@@ -49,8 +49,8 @@ When not, the fit refines again on jampy maps at these draws and resamples
 (:mod:`jaxjam.inference.fit`).
 
 ``n_draws``: the default 48 (96 jampy calls). For log-normal log ratios of sd 0.1–0.3 (spans
-0.4–1.4), k̂ from 48 draws exceeds PSIS's threshold for 48 (0.41) in 23–28% of trials and 0.7
-in 4–5% (``benchmarks/khat_small_samples.py``): k̂ alone would fail good fits by chance, hence
+0.4–1.4), k̂ from 48 draws exceeds PSIS's threshold for 48 (0.41) in 19–26% of trials and 0.7
+in 1–3% (``benchmarks/khat_small_samples.py``): k̂ alone would fail good fits by chance, hence
 the bounded-weight rule; the wrong NGC 4342 model of DESIGN.md (spread ~5) gives k̂ > 1, and
 ``tests/test_certify.py`` checks that a degraded head fails.
 """
@@ -420,7 +420,7 @@ def tail_verdict(log_ratio, k_hat: float, config: CertifyConfig) -> dict:
     weight is within e^span of every other, their variance is finite and the relative ESS is
     at least 4R/(1 + R)² with R = e^span (0.42 at span 2), so there is no heavy tail for k̂ to
     find, and k̂ is not used. k̂ from a few dozen such draws is noise: for log-normal log
-    ratios with sd 0.1–0.3 (spans 0.4–1.4 at S = 48) it exceeds 0.41 in 23–28% and 0.7 in 4–5%
+    ratios with sd 0.1–0.3 (spans 0.4–1.4 at S = 48) it exceeds 0.41 in 19–26% and 0.7 in 1–3%
     of draws (``benchmarks/khat_small_samples.py``), which is what failed the M32
     demo on k̂ = 0.98 from weights within e^0.64. Otherwise the weights must pass PSIS's
     sample-size-dependent threshold (:func:`k_hat_threshold`).
