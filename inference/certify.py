@@ -111,6 +111,8 @@ PSIS_MIN_DRAWS = 25
 MIN_DRAWS = 32
 #: Draws at which both settings are run to decide.
 SCREEN_DRAWS = 3
+#: The agreement limits at the first stage, as a fraction of ``max_shift`` and ``max_width``.
+EARLY_MARGIN = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +160,11 @@ class CertifyConfig:
     bounded_log_span : float
         Log importance ratios that span at most this (max − min over the draws) are bounded
         weights: the tail test passes whatever k̂ says (:func:`tail_verdict`).
+    early_draws : int or None
+        A first stage at this many of the ``n_draws`` draws (a random subset; at least
+        :data:`MIN_DRAWS`): a fit is certified there only when its weights are bounded and
+        both agreements are within ``EARLY_MARGIN`` of their limits, else the other draws'
+        planes are computed and the fit is judged on them all. ``None`` or 0: one stage.
     workers : int or None
         Processes for the jampy calls (``None``: all cores; 0: in this process).
     """
@@ -176,6 +183,7 @@ class CertifyConfig:
     max_shift: float = 0.5
     max_width: float = 0.4
     bounded_log_span: float = 2.0
+    early_draws: int | None = 32
     workers: int | None = None
 
     def __post_init__(self):
@@ -186,6 +194,9 @@ class CertifyConfig:
             raise ValueError(f"max_rounds must be ≥ 1, got {self.max_rounds}")
         if not (0 < self.min_rel_ess <= 1 and self.k_hat_max > 0):
             raise ValueError("need 0 < min_rel_ess ≤ 1 and k_hat_max > 0")
+        if self.early_draws and self.early_draws < MIN_DRAWS:
+            raise ValueError(f"early_draws must be ≥ {MIN_DRAWS} (or None), "
+                             f"got {self.early_draws}")  # fmt: skip
         if not self.bounded_log_span >= 0:
             raise ValueError(f"bounded_log_span must be ≥ 0, got {self.bounded_log_span}")
         if self.n_overdispersed < 0 or not self.overdispersion > 1 or not self.max_log_excess > 0:
@@ -308,6 +319,11 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     t0 = time.perf_counter()
     bounds = np.asarray(bounds, np.float64)
     draws = pick_draws(theta, config.n_draws, seed)
+    # a random order, so that the first stage's draws are a random subset of them all
+    draws = draws[np.random.default_rng([seed, 2]).permutation(len(draws))]
+    n_first = len(draws)
+    if config.early_draws:
+        n_first = min(len(draws), max(config.early_draws, MIN_DRAWS))
     settings, head, screen = config.settings, [], None
     if config.screen is not None:
         settings, head, screen = _screen(galaxy, draws[:SCREEN_DRAWS], pool, config, bounds,
@@ -316,16 +332,47 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     if config.n_overdispersed:
         wide = overdispersed_draws(theta[..., :2], config.n_overdispersed, config.overdispersion,
                                    bounds[:2], seed)  # fmt: skip
-    todo = np.concatenate([draws[len(head) :, :2], wide])
-    rest = pool.map(
-        jampy_plane,
-        [(galaxy, q, r, settings) for q, r in todo],
-        f"certificate: jampy (nang {settings.nang}) at {len(todo)} (q_int, ratio), 2 calls each",
-        progress,
-    )
-    planes = list(head) + list(rest)
+
+    def planes_at(qr):
+        label = (f"certificate: jampy (nang {settings.nang}) at {len(qr)} (q_int, ratio), "
+                 "2 calls each")  # fmt: skip
+        return list(pool.map(jampy_plane, [(galaxy, q, r, settings) for q, r in qr], label,
+                             progress))  # fmt: skip
+
+    def integrals_of(planes):
+        return [integrate(p, galaxy.kinematics, bounds, fit_loglik) for p in planes]
+
+    first = planes_at(np.concatenate([draws[len(head) : n_first, :2], wide]))
+    planes = list(head) + first[: n_first - len(head)]
+    wide_planes = first[n_first - len(head) :]
     t_jampy = time.perf_counter() - t0
-    integrals = _integrate_all(planes, galaxy, bounds, fit_loglik)
+    ints, wide_ints = integrals_of(planes), integrals_of(wide_planes)
+    early = n_first < len(draws)
+    out = _judge(galaxy, theta, draws[:n_first], planes, ints, wide, wide_planes, wide_ints,
+                 fit_loglik_pure, config, EARLY_MARGIN if early else 1.0)  # fmt: skip
+    stages = [{"n_draws": n_first, "certified": out["certified"]}]
+    if early and not out["certified"]:  # not clearly JAM's at the first draws: all of them
+        t1 = time.perf_counter()
+        more = planes_at(draws[n_first:, :2])
+        t_jampy += time.perf_counter() - t1
+        planes += more
+        ints += integrals_of(more)
+        out = _judge(galaxy, theta, draws, planes, ints, wide, wide_planes, wide_ints,
+                     fit_loglik_pure, config, 1.0)  # fmt: skip
+        stages.append({"n_draws": len(draws), "certified": out["certified"]})
+    out.update(settings=settings.to_dict(), converged_settings=config.settings.to_dict(),
+               screen=screen, stages=stages, seconds=time.perf_counter() - t0,
+               seconds_jampy=t_jampy)  # fmt: skip
+    return out
+
+
+def _judge(galaxy, theta, draws, planes, integrals, wide, wide_planes, wide_integrals,
+           fit_loglik_pure, config: CertifyConfig, margin: float) -> dict:  # fmt: skip
+    """The certificate's statistics and verdict from the planes at ``draws`` (n, 4) and at the
+    over-dispersed points ``wide`` (m, 2); the agreement limits are scaled by ``margin``
+    (< 1 at the first stage: a fit certified early must be clearly JAM's)."""
+    planes = list(planes) + list(wide_planes)
+    integrals = list(integrals) + list(wide_integrals)
     n = len(draws)
     z_jam = np.array([i.log_z_jampy for i in integrals])
     z_fit = np.array([i.log_z_fit for i in integrals])
@@ -340,11 +387,10 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
     n_fit_zero = int((physical & np.isfinite(z_jam[:n]) & ~np.isfinite(z_fit[:n])).sum())
     with np.errstate(invalid="ignore"):
         log_ratio = np.where(ok, z_jam[:n] - z_fit[:n], -np.inf)
+    max_shift, max_width = margin * config.max_shift, margin * config.max_width
     out = {"n_draws": n, "n_unphysical": n_bad, "n_fit_zero": n_fit_zero,
-           "settings": settings.to_dict(),
-           "converged_settings": config.settings.to_dict(), "screen": screen,
            "k_hat_max": config.k_hat_max, "min_rel_ess": config.min_rel_ess,
-           "max_shift": config.max_shift, "max_width": config.max_width,
+           "max_shift": max_shift, "max_width": max_width,
            "planes": {"log_z_jampy": z_jam[:n].tolist(),
                       "log_z_fit": z_fit[:n].tolist(),
                       "moments_jampy": [i.moments_jampy.tolist() for i in integrals[:n]],
@@ -358,52 +404,52 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         out.update(certified=False, k_hat=float("inf"), ess=0.0, rel_ess=0.0,
                    max_abs_dlogl=float("nan"), median_abs_dlogl=float("nan"),
                    too_few=f"{why}; importance sampling needs {PSIS_MIN_DRAWS}")  # fmt: skip
+        out["draws"] = draws.tolist()
+        return out
+    finite = log_ratio[ok]
+    if np.ptp(finite) < 1e-9:  # equal weights (PSIS cannot fit a tail to them): perfect
+        lw_ok, k_hat = np.full(len(finite), -np.log(len(finite))), 0.0
     else:
-        finite = log_ratio[ok]
-        if np.ptp(finite) < 1e-9:  # equal weights (PSIS cannot fit a tail to them): perfect
-            lw_ok, k_hat = np.full(len(finite), -np.log(len(finite))), 0.0
-        else:
-            lw_ok, k_hat = _psis(finite, out)
-        lw = np.full(n, -np.inf)
-        lw[ok] = lw_ok
-        w = np.exp(lw)
-        ess = float(1.0 / np.sum(w**2))
-        both = ok & np.isfinite(ll_jam) & np.isfinite(ll_pure)
-        d = (ll_jam - ll_pure)[both]
-        d = np.abs(d - np.median(d)) if len(d) else np.array([np.nan])
-        tail = tail_verdict(finite, k_hat, config)
-        out["tail"] = tail
-        certified = bool(n_bad == 0 and n_fit_zero == 0 and tail["passed"]
-                         and ess >= config.min_rel_ess * n)  # fmt: skip
-        if len(wide):
-            miss = missed_mass(z_jam[n:], z_fit[n:], z_jam[:n][ok], finite, config, n_params=2)
-            out["overdispersed"] = {**miss, "scale": config.overdispersion,
-                                    "points": wide.tolist(), "ll_jampy": z_jam[n:].tolist(),
-                                    "ll_fit": z_fit[n:].tolist()}  # fmt: skip
-            certified = certified and miss["n_missed"] == 0
-        agree = plane_agreement([i for i, good in zip(integrals, ok, strict=False) if good],
-                                w[ok])  # fmt: skip
-        both_wide = np.isfinite(z_jam[n:]) & np.isfinite(z_fit[n:])
-        marginal = marginal_agreement(
-            np.asarray(theta, np.float64).reshape(-1, draws.shape[1])[:, :2],
-            np.concatenate([draws[ok, :2], wide[both_wide]]),
-            np.concatenate([finite, (z_jam[n:] - z_fit[n:])[both_wide]]),
-        )
-        out["plane_agreement"], out["marginal_agreement"] = agree, marginal
-        certified = certified and all(a["max_shift"] <= config.max_shift
-                                      and a["max_width"] <= config.max_width
-                                      for a in (agree, marginal))  # fmt: skip
-        out.update(certified=certified, k_hat=float(k_hat), ess=ess, rel_ess=ess / n,
-                   max_abs_dlogl=float(d.max()), median_abs_dlogl=float(np.median(d)))  # fmt: skip
-        if certified:
-            kept = [i for i, good in zip(integrals, ok, strict=False) if good]
-            mean, sd = jam_moments(theta, draws[ok], w[ok], kept)
-            out["jam_mean"] = dict(zip(PARAM_NAMES, mean.tolist(), strict=True))
-            out["jam_sd"] = dict(zip(PARAM_NAMES, sd.tolist(), strict=True))
-        out["log_weights"] = lw.tolist()
+        lw_ok, k_hat = _psis(finite, out)
+    lw = np.full(n, -np.inf)
+    lw[ok] = lw_ok
+    w = np.exp(lw)
+    ess = float(1.0 / np.sum(w**2))
+    both = ok & np.isfinite(ll_jam) & np.isfinite(ll_pure)
+    d = (ll_jam - ll_pure)[both]
+    d = np.abs(d - np.median(d)) if len(d) else np.array([np.nan])
+    tail = tail_verdict(finite, k_hat, config)
+    out["tail"] = tail
+    # at the first stage only bounded weights pass: k̂ from fewer draws is noisier still
+    tail_ok = tail["bounded"] if margin < 1 else tail["passed"]
+    certified = bool(n_bad == 0 and n_fit_zero == 0 and tail_ok
+                     and ess >= config.min_rel_ess * n)  # fmt: skip
+    if len(wide):
+        miss = missed_mass(z_jam[n:], z_fit[n:], z_jam[:n][ok], finite, config, n_params=2)
+        out["overdispersed"] = {**miss, "scale": config.overdispersion,
+                                "points": wide.tolist(), "ll_jampy": z_jam[n:].tolist(),
+                                "ll_fit": z_fit[n:].tolist()}  # fmt: skip
+        certified = certified and miss["n_missed"] == 0
+    agree = plane_agreement([i for i, good in zip(integrals, ok, strict=False) if good],
+                            w[ok])  # fmt: skip
+    both_wide = np.isfinite(z_jam[n:]) & np.isfinite(z_fit[n:])
+    marginal = marginal_agreement(
+        np.asarray(theta, np.float64).reshape(-1, draws.shape[1])[:, :2],
+        np.concatenate([draws[ok, :2], wide[both_wide]]),
+        np.concatenate([finite, (z_jam[n:] - z_fit[n:])[both_wide]]),
+    )
+    out["plane_agreement"], out["marginal_agreement"] = agree, marginal
+    certified = certified and all(a["max_shift"] <= max_shift and a["max_width"] <= max_width
+                                  for a in (agree, marginal))  # fmt: skip
+    out.update(certified=certified, k_hat=float(k_hat), ess=ess, rel_ess=ess / n,
+               max_abs_dlogl=float(d.max()), median_abs_dlogl=float(np.median(d)))  # fmt: skip
+    if certified:
+        kept = [i for i, good in zip(integrals, ok, strict=False) if good]
+        mean, sd = jam_moments(theta, draws[ok], w[ok], kept)
+        out["jam_mean"] = dict(zip(PARAM_NAMES, mean.tolist(), strict=True))
+        out["jam_sd"] = dict(zip(PARAM_NAMES, sd.tolist(), strict=True))
+    out["log_weights"] = lw.tolist()
     out["draws"] = draws.tolist()
-    out["seconds"] = time.perf_counter() - t0
-    out["seconds_jampy"] = t_jampy  # the screen and the planes' jampy calls (wall clock)
     return out
 
 

@@ -86,8 +86,8 @@ def verdict(cert: dict | None) -> str:
     """One line for the user: CERTIFIED or NOT CERTIFIED, every reason in words, and the
     figures that exist (never a placeholder, a NaN or an unnamed parameter)."""
     if cert is None:
-        return "NOT CERTIFIED: certification was turned off (--no-certify); the posterior is " \
-               "the emulator's, unchecked against jampy"  # fmt: skip
+        return "NOT CHECKED against jampy: certification was turned off (--no-certify); the " \
+               "posterior is the emulator's, and `jaxjam fit` exits 0"  # fmt: skip
     c = cert
     s = c["settings"]
     parts = []
