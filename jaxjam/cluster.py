@@ -5,9 +5,15 @@ existing scheduler."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import warnings
 
-__all__ = ["MALLOC_ENV", "SINGLE_THREAD_ENV", "dask_client", "subprocess_client"]
+__all__ = ["MALLOC_ENV", "SCHEDULER_TIMEOUT", "SINGLE_THREAD_ENV", "SchedulerUnreachableError",
+           "available_cores", "capped_workers", "dask_client", "subprocess_client"]  # fmt: skip
+
+#: seconds to wait for an existing dask scheduler to answer (dask's own default is 30 s)
+SCHEDULER_TIMEOUT = 20.0
 
 SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -28,16 +34,91 @@ MALLOC_ENV = {
 }
 
 
+class SchedulerUnreachableError(ConnectionError):
+    """An existing dask scheduler's address cannot be used: nothing answers there in time, or
+    the address is not one."""
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def capped_workers(workers: int | None) -> tuple[int, str | None]:
+    """The number of local worker processes to start for ``workers`` asked for.
+
+    Parameters
+    ----------
+    workers : int or None
+        Processes asked for (``None``: one per core).
+
+    Returns
+    -------
+    n : int
+        ``workers``, at most :func:`available_cores` (each worker is a single-threaded
+        process: more of them than cores only compete for the cores, and each holds its own
+        JAX and jampy in memory).
+    message : str or None
+        Why ``n`` is less than ``workers``; ``None`` when it is not.
+    """
+    cores = available_cores()
+    if workers is None or workers <= cores:
+        return workers or cores, None
+    return cores, (f"{workers} workers asked for, but this machine has {cores} cores: starting "
+                   f"{cores} (more single-threaded workers than cores would only compete for "
+                   "them; to use more machines, give a dask scheduler)")  # fmt: skip
+
+
+def _connect(scheduler: str, timeout: float):
+    """A ``Client`` of the scheduler at ``scheduler``, or :class:`SchedulerUnreachableError`."""
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout=timeout)
+    except ValueError as exc:  # no port, an unknown scheme
+        raise SchedulerUnreachableError(
+            f"{scheduler!r} is not a dask scheduler address ({exc}): give one like "
+            "tcp://HOST:8786, as the scheduler prints it"
+        ) from None
+    except OSError as exc:  # refused, no such host, no answer: dask retries until the timeout
+        why = "" if str(exc).startswith("Timed out") else f" ({exc})"
+        raise SchedulerUnreachableError(
+            f"cannot reach the dask scheduler at {scheduler} within {timeout:g} s{why}: check "
+            "that the scheduler is running and that its address and port are right (it prints "
+            "them when it starts), or give it longer to answer (--scheduler-timeout SECONDS)"
+        ) from None
+
+
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None,
-                accelerator: bool = False):  # fmt: skip
+                accelerator: bool = False, scheduler_timeout: float | None = None):  # fmt: skip
     """A ``dask.distributed.Client``: on ``scheduler`` when given, else on a LocalCluster of
-    ``workers`` single-threaded processes (default: all cores).
+    ``workers`` single-threaded processes (default: all cores; at most that, with a warning).
 
     The workers' JAX runs on the CPU (:data:`SINGLE_THREAD_ENV`) unless ``accelerator``
     (a survey's fits), where it may use a GPU, without preallocating its memory (several
-    workers can share one device)."""
-    import logging
+    workers can share one device).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Processes of the LocalCluster, capped at :func:`available_cores`
+        (:func:`capped_workers`, which says why in a ``UserWarning``).
+    scheduler : str, optional
+        Address of an existing scheduler (``tcp://HOST:PORT``) to use instead.
+    accelerator : bool
+        Let the workers' JAX use an accelerator.
+    scheduler_timeout : float, optional
+        Seconds to wait for ``scheduler`` to answer (default: :data:`SCHEDULER_TIMEOUT`).
+
+    Raises
+    ------
+    SchedulerUnreachableError
+        When ``scheduler`` is not an address or does not answer within ``scheduler_timeout``.
+    """
 
     import dask
     from dask.distributed import Client, LocalCluster
@@ -50,10 +131,13 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
     log.setLevel(logging.ERROR)
     try:
         if scheduler:
-            with Client(scheduler) as client:
+            timeout = SCHEDULER_TIMEOUT if scheduler_timeout is None else scheduler_timeout
+            with _connect(scheduler, timeout) as client:
                 yield client
             return
-        n = workers or os.cpu_count() or 1
+        n, why = capped_workers(workers)
+        if why:
+            warnings.warn(why, stacklevel=3)
         environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
         environ.update(SINGLE_THREAD_ENV)
         if accelerator:
@@ -111,17 +195,28 @@ def subprocess_client(workers: int | None = None):
     Unlike a LocalCluster's spawned processes, these do not re-import the caller's ``__main__``,
     so a plain script that calls :func:`jaxjam.inference.fit` needs no
     ``if __name__ == "__main__"`` guard. The workers inherit :data:`SINGLE_THREAD_ENV`.
+    ``workers`` is capped at :func:`available_cores`, with a warning (:func:`capped_workers`).
     """
     from dask.distributed import Client
     from distributed.deploy.subprocess import SubprocessCluster
 
-    n = workers or os.cpu_count() or 1
+    n, why = capped_workers(workers)
+    if why:
+        warnings.warn(why, stacklevel=3)
     saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
     os.environ.update(SINGLE_THREAD_ENV)  # read by the children at start-up, not by this process
-    with _restored(saved):
-        cluster = SubprocessCluster(n_workers=n, worker_class="distributed.Worker",
-                                    worker_kwargs={"nthreads": 1}, dashboard_address=":0",
-                                    silence_logs=40)  # fmt: skip
-    with cluster, Client(cluster) as client:
-        client.wait_for_workers(n, timeout=120)
-        yield client
+    # as in dask_client: distributed's INFO lines (each process it starts, each stream it
+    # closes) would break the caller's progress bars and bury the fit's own messages
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with _restored(saved):
+            cluster = SubprocessCluster(n_workers=n, worker_class="distributed.Worker",
+                                        worker_kwargs={"nthreads": 1}, dashboard_address=":0",
+                                        silence_logs=40)  # fmt: skip
+        with cluster, Client(cluster) as client:
+            client.wait_for_workers(n, timeout=120)
+            yield client
+    finally:
+        log.setLevel(level)

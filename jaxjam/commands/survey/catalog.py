@@ -20,7 +20,9 @@ column             required  meaning
 
 An empty cell means "not given": the survey's own option applies (``--sigmapsf``, ``--pa``,
 ``--q-int-bounds``, ...). A row that cannot be read is a :class:`BadRow`, named by its row
-number and name; it does not stop the others.
+number and name; it does not stop the others. A path to a file that does not exist stops the
+survey before it starts (:class:`CatalogError`, naming every such path), as does a catalogue
+in another format than CSV or ECSV.
 """
 
 from __future__ import annotations
@@ -35,16 +37,22 @@ import numpy as np
 
 from jaxjam.commands.parsing import floats, psf_from_text
 
-__all__ = ["BOUND_COLUMNS", "BadRow", "CatalogError", "Entry", "read_catalog"]
+__all__ = ["BOUND_COLUMNS", "FORMATS", "BadRow", "CatalogError", "Entry", "read_catalog"]
 
 REQUIRED = ("name", "mge", "kinematics", "distance_mpc")
 BOUND_COLUMNS = ("q_int_bounds", "ratio_bounds", "log10_mbh_bounds", "log10_ml_bounds")
 OPTIONAL = ("sigmapsf", "normpsf", "pixsize", "pa_deg", "seed", *BOUND_COLUMNS)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+#: catalogue file name endings → astropy's table formats
+FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv"}
 
 
 class CatalogError(ValueError):
     """The catalogue as a whole cannot be used (missing file or columns, unreadable table)."""
+
+
+class _MissingFileError(ValueError):
+    """A row names a file that does not exist (collected: they stop the survey)."""
 
 
 class Entry(NamedTuple):
@@ -119,6 +127,9 @@ def _entry(table, i: int, base: Path, defaults: dict, seen: set) -> Entry:
         if row[col] is None:
             raise ValueError(f"no {col}")
     paths = {c: (base / row[c]) for c in ("mge", "kinematics")}
+    absent = [f"{c} {row[c]}" for c in ("mge", "kinematics") if not paths[c].exists()]
+    if absent:
+        raise _MissingFileError(" and ".join(absent))
     (distance,) = floats(row["distance_mpc"], "distance_mpc")
     if not (np.isfinite(distance) and distance > 0):
         raise ValueError(f"distance_mpc must be a positive number of Mpc, got {distance}")
@@ -154,7 +165,7 @@ def read_catalog(path, defaults: dict | None = None) -> tuple[list[Entry], list[
     Parameters
     ----------
     path : str or Path
-        CSV or ECSV table (``.csv``, ``.ecsv``; other names: astropy guesses the format).
+        CSV or ECSV table, named ``*.csv`` or ``*.ecsv`` (:data:`FORMATS`).
     defaults : dict, optional
         ``psf`` (a :class:`~jaxjam.psf.PSF`) and ``pa_deg`` for rows that give none.
 
@@ -168,28 +179,49 @@ def read_catalog(path, defaults: dict | None = None) -> tuple[list[Entry], list[
     Raises
     ------
     CatalogError
-        For a missing or unreadable file, a missing required column or an empty table.
+        For a missing or unreadable file, a name that does not end in ``.csv`` or ``.ecsv``, a
+        missing required column, an empty table, or rows that name files that do not exist
+        (all of them are listed).
     """
     from astropy.table import Table
 
     path = Path(path)
     if not path.is_file():
         raise CatalogError(f"catalogue not found: {path}")
-    fmt = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv"}.get(path.suffix.lower())
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CatalogError(
+            f"catalogue {path}: {path.suffix or 'a name without an ending'} is not a catalogue "
+            "format jaxjam reads; it reads CSV (.csv) and ECSV (.ecsv) tables: write the "
+            "catalogue as one of those (or rename it, if it is one)"
+        )
     try:
         table = Table.read(path, format=fmt)
     except Exception as exc:  # astropy raises many types for a malformed table
-        raise CatalogError(f"cannot read the catalogue {path}: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        kind = fmt.removeprefix("ascii.").upper()
+        raise CatalogError(f"cannot read the catalogue {path} as {kind}: {first}") from exc
     missing = [c for c in REQUIRED if c not in table.colnames]
     if missing:
         raise CatalogError(f"catalogue {path} lacks the column(s) {missing}; it has "
                            f"{table.colnames} (required: {list(REQUIRED)})")  # fmt: skip
     if len(table) == 0:
         raise CatalogError(f"catalogue {path} has no rows")
-    entries, bad, seen = [], [], set()
+    entries, bad, seen, absent = [], [], set(), []
     for i in range(len(table)):
+        name = _cell(table, "name", i) or f"row{i + 1}"
         try:
             entries.append(_entry(table, i, path.parent, defaults or {}, seen))
+        except _MissingFileError as exc:
+            absent.append(f"row {i + 1} ({name}): {exc}")
         except (ValueError, FileNotFoundError, OSError) as exc:
-            bad.append(BadRow(i + 1, _cell(table, "name", i) or f"row{i + 1}", str(exc)))
+            bad.append(BadRow(i + 1, name, str(exc)))
+    if absent:
+        shown = "; ".join(absent[:10]) + (f"; and {len(absent) - 10} more" if len(absent) > 10
+                                          else "")  # fmt: skip
+        raise CatalogError(
+            f"catalogue {path} names {len(absent)} file(s) that do not exist (paths are "
+            f"relative to {path.parent.resolve()}): {shown}. Correct those paths, or remove "
+            "those rows"
+        )
     return entries, bad

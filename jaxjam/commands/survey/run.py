@@ -1,19 +1,23 @@
 """Run a survey: every catalogue galaxy fitted on dask.distributed, resumable, one table.
 
-``OUT/survey.json`` records the settings (a rerun with other settings is refused);
-``OUT/NAME/`` holds each galaxy's fit (``posterior.nc``, ``summary.csv``, plots, ``row.json``),
-renamed into place once complete; ``OUT/survey.csv`` has one row per catalogue row, rewritten
-(atomically) after every galaxy. Rerunning the same command fits only the galaxies without a
-finished folder (or whose inputs changed); failed galaxies are tried again.
+``OUT/survey.json`` records what the results depend on: the fit settings, the model, the
+default PSF and position angle, and the catalogue (its path and bytes). A rerun with other
+settings, or with another catalogue, is refused. ``OUT/NAME/`` holds each galaxy's fit
+(``posterior.nc``, ``summary.csv``, plots, ``row.json``), renamed into place once complete;
+``OUT/survey.csv`` has one row per catalogue row, rewritten (atomically) after every galaxy.
+Rerunning the same command fits only the galaxies without a finished folder (or whose inputs
+changed); failed galaxies are tried again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -50,39 +54,92 @@ def entry_config(config, entry):
     return dataclasses.replace(config, seed=seed, bounds=bounds)
 
 
-def _manifest(config, emulator) -> dict:
+def _defaults(defaults: dict | None) -> dict:
+    """The survey-wide defaults of the rows (the PSF and position angle options), by flag."""
+    defaults = defaults or {}
+    psf = defaults.get("psf")
+    return {"sigmapsf": None if psf is None else list(psf.sigma_arcsec),
+            "normpsf": None if psf is None else list(psf.weights),
+            "pixsize": None if psf is None else float(psf.pixsize_arcsec),
+            "pa": float(defaults.get("pa_deg", 0.0))}  # fmt: skip
+
+
+def _catalog_identity(catalog) -> dict:
+    """The catalogue a survey belongs to: its absolute path and the SHA-256 of its bytes."""
+    path = Path(catalog).resolve()
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _manifest(config, emulator, defaults=None, catalog=None) -> dict:
+    """What a survey's results depend on (checked on a rerun), and the version that made it."""
     import jaxjam
 
     fit_config = json.loads(json.dumps(config.to_dict()))
     return {"fit_config": fit_config,
             "model_weights_sha256": emulator.metadata.get("weights_sha256"),
+            "defaults": _defaults(defaults),
+            "catalog": None if catalog is None else _catalog_identity(catalog),
             "jaxjam_version": jaxjam.__version__}  # fmt: skip
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, out / MANIFEST)
+
+
+def _check_manifest(out: Path, old: dict, manifest: dict) -> None:
+    """Refuse to resume the survey ``old`` with settings or a catalogue other than its own.
+
+    Raises
+    ------
+    SurveyMismatchError
+        When the fit settings, the model, the default PSF or position angle (``--sigmapsf``,
+        ``--normpsf``, ``--pixsize``, ``--pa``) or the catalogue differ.
+    """
+    missing = [k for k in ("defaults", "catalog") if k not in old]
+    if missing:
+        raise SurveyMismatchError(
+            f"{out} holds a survey made by jaxjam {old.get('jaxjam_version', '?')}, which did not "
+            "record its PSF and position angle options nor its catalogue: a rerun cannot check "
+            "that they are the same, and would mix fits made with others into its table; "
+            "choose another --out"
+        )
+    keys = []
+    a, b = old.get("fit_config") or {}, manifest["fit_config"]
+    keys += [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    if old.get("model_weights_sha256") != manifest["model_weights_sha256"]:
+        keys.append("model_weights_sha256")
+    a, b = old["defaults"] or {}, manifest["defaults"]
+    keys += [f"--{k}" for k in b if a.get(k) != b[k]]
+    if keys:
+        raise SurveyMismatchError(
+            f"{out} holds a survey made with other settings (they differ in {keys}): "
+            "rerun it with its own options, or choose another --out"
+        )
+    was, now = old["catalog"], manifest["catalog"]
+    if was is None or now is None or was == now:
+        return
+    if was.get("path") != now["path"] and was.get("sha256") != now["sha256"]:
+        raise SurveyMismatchError(
+            f"{out} holds the survey of another catalogue ({was.get('path')}); {now['path']} "
+            f"would replace its {TABLE}: rerun it with --catalog {was.get('path')} (edited or "
+            "not), or choose another --out for this catalogue"
+        )
+    _write_manifest(out, {**old, "catalog": now})  # the same catalogue, edited or moved
 
 
 def _prepare(out: Path, manifest: dict) -> None:
     """Create ``out`` with its manifest, or check the one there; drop unfinished folders."""
     path = out / MANIFEST
     if path.exists():
-        old = json.loads(path.read_text())
-        diff = [k for k in ("fit_config", "model_weights_sha256") if old.get(k) != manifest[k]]
-        if diff:
-            keys = diff
-            if "fit_config" in diff:
-                a, b = old.get("fit_config") or {}, manifest["fit_config"]
-                keys = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-                keys += [k for k in diff if k != "fit_config"]
-            raise SurveyMismatchError(
-                f"{out} holds a survey made with other settings (they differ in {keys}): "
-                "rerun it with its own options, or choose another --out"
-            )
+        _check_manifest(out, json.loads(path.read_text()), manifest)
     else:
         if out.is_dir() and any(out.iterdir()):
             raise SurveyMismatchError(f"{out} is not empty and holds no survey ({MANIFEST}): "
                                       "choose another --out")  # fmt: skip
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / f".{MANIFEST}.tmp"
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, path)
+        _write_manifest(out, manifest)
     for stale in out.glob(".*.tmp-*"):  # a killed run's unfinished galaxies
         shutil.rmtree(stale, ignore_errors=True)
     for stale in out.glob(".*.old-*"):
@@ -101,13 +158,14 @@ def _write_table(out: Path, rows: list[dict], columns: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def _cluster(client, workers, scheduler):
+def _cluster(client, workers, scheduler, scheduler_timeout):
     if client is not None:
         yield client
         return
     from jaxjam.cluster import dask_client
 
-    with dask_client(workers, scheduler, accelerator=True) as c:
+    with dask_client(workers, scheduler, accelerator=True,
+                     scheduler_timeout=scheduler_timeout) as c:  # fmt: skip
         yield c
 
 
@@ -118,8 +176,8 @@ def _slots(client) -> int:
 
 
 def run_survey(catalog, out_dir, config, *, model_dir=None, workers=None, scheduler=None,
-               client=None, defaults=None, plots=True, progress=True,
-               cache_dir=None) -> dict:  # fmt: skip
+               client=None, defaults=None, plots=True, progress=True, cache_dir=None,
+               scheduler_timeout=None) -> dict:  # fmt: skip
     """Fit every galaxy of a catalogue on dask.distributed; see the module docstring.
 
     Parameters
@@ -127,29 +185,44 @@ def run_survey(catalog, out_dir, config, *, model_dir=None, workers=None, schedu
     catalog : str or Path
         The catalogue (:mod:`jaxjam.commands.survey.catalog`).
     out_dir : str or Path
-        The survey's folder; rerun with the same arguments to resume.
+        The survey's folder; rerun with the same catalogue and settings to resume.
     config : jaxjam.inference.FitConfig
         The fits' settings; a row's ``seed`` and bounds replace its seed and bounds.
     model_dir : str, optional
         The emulator (default: the shipped model).
     workers, scheduler, client
-        A LocalCluster of ``workers`` processes (default: all cores), an existing scheduler's
-        address, or a ``dask.distributed.Client``. At most one fit per worker thread runs at
-        a time; their jampy calls run on the same workers.
+        A LocalCluster of ``workers`` processes (default: all cores; at most that, with a
+        warning), an existing scheduler's address, or a ``dask.distributed.Client``. At most
+        one fit per worker thread runs at a time; their jampy calls run on the same workers.
     defaults : dict, optional
         ``psf`` and ``pa_deg`` for rows that give none.
     plots : bool
         Write each galaxy's corner, trace and maps plots.
     progress : bool
-        A progress bar (galaxies done, failed, per hour) and the bad rows on stderr.
+        A progress bar (galaxies done, failed, per hour). The bad rows and the failed fits
+        are reported on stderr in any case.
     cache_dir : str, optional
         JAX's persistent compilation cache, shared by the workers.
+    scheduler_timeout : float, optional
+        Seconds to wait for ``scheduler`` to answer (default:
+        :data:`jaxjam.cluster.SCHEDULER_TIMEOUT`).
 
     Returns
     -------
     dict
         ``n_galaxies``, ``n_done_before`` (finished by an earlier run), ``n_fitted`` (this
         run), ``n_certified``, ``n_not_certified``, ``n_failed``, ``seconds`` and ``table``.
+
+    Raises
+    ------
+    jaxjam.commands.survey.CatalogError
+        When the catalogue cannot be used as a whole (see
+        :func:`~jaxjam.commands.survey.read_catalog`).
+    SurveyMismatchError
+        When ``out_dir`` holds a survey of another catalogue, or one made with other settings
+        (fit settings, model, default PSF or position angle).
+    jaxjam.cluster.SchedulerUnreachableError
+        When ``scheduler`` does not answer.
     """
     from tqdm.auto import tqdm
 
@@ -161,12 +234,11 @@ def run_survey(catalog, out_dir, config, *, model_dir=None, workers=None, schedu
     entries, bad = read_catalog(catalog, defaults)
     emulator = Emulator.load(model_dir)
     columns = survey_columns(parameter_names(emulator.components))
-    _prepare(out, _manifest(config, emulator))
+    _prepare(out, _manifest(config, emulator, defaults, catalog))
     rows: dict[int, dict] = {}
     for b in bad:
         rows[b.row] = {"row": b.row, "name": b.name, "status": f"failed: row {b.row}: {b.reason}"}
-        if progress:
-            tqdm.write(f"row {b.row} ({b.name}): {b.reason}")
+        tqdm.write(f"row {b.row} ({b.name}): {b.reason}", file=sys.stderr)
     todo = []
     for e in entries:
         done = read_row(out / e.name)
@@ -185,7 +257,7 @@ def run_survey(catalog, out_dir, config, *, model_dir=None, workers=None, schedu
     table()
     counts = {"certified": 0, "not certified": 0, "failed": 0, "fitted": 0}
     if todo:
-        with _cluster(client, workers, scheduler) as c:
+        with _cluster(client, workers, scheduler, scheduler_timeout) as c:
             _run(c, todo, config, model_dir, out, cache_dir, plots, progress, rows, counts, table,
                  n_before, len(entries) + len(bad))  # fmt: skip
     table()
@@ -232,8 +304,7 @@ def _run(client, todo, config, model_dir, out, cache_dir, plots, progress, rows,
             status = row["status"]
             if status.startswith("failed"):
                 counts["failed"] += 1
-                if progress:
-                    tqdm.write(f"{e.name}: {status}")
+                tqdm.write(f"{e.name}: {status}", file=sys.stderr)
                 if row.get("traceback"):
                     (out / FAILED).mkdir(exist_ok=True)
                     (out / FAILED / f"{e.name}.txt").write_text(row["traceback"])
