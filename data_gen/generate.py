@@ -9,9 +9,10 @@ no difference to the bits on disk.
 Workers compute; the client alone writes, so the store needs no shared filesystem when a remote
 cluster is given (``--scheduler``) and there is never more than one writer.
 
-Resuming a store first checks every chunk (:func:`jaxjam.data_gen.integrity.scan`): chunks of
-finished tasks that are missing, truncated or fail their checksum are deleted and exactly their
-tasks are regenerated.
+Resuming a store first checks that every array is there with its metadata (a missing or
+damaged ``zarr.json`` is rewritten from the manifest's config), then every chunk
+(:func:`jaxjam.data_gen.integrity.scan`): chunks of finished tasks that are missing, truncated
+or fail their checksum are deleted and exactly their tasks are regenerated.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 from jaxjam.cluster import dask_client
 from jaxjam.data_gen import integrity
 from jaxjam.data_gen.config import GeneratorConfig
-from jaxjam.data_gen.store import STATUS_FAILED, array_specs, manifest_hash
+from jaxjam.data_gen.store import STATUS_FAILED, array_specs, expected_arrays, manifest_hash
 
 __all__ = ["compute_task", "generate", "open_or_create_store", "task_range"]
 
@@ -268,16 +269,8 @@ def open_or_create_store(path, config: GeneratorConfig, seed: int, n_samples: in
 
     tmp = path.with_name(f".{path.name}.creating-{uuid.uuid4().hex[:8]}")
     group = zarr.open_group(str(tmp), mode="w")
-    chunk = config.samples_per_task
-    for name, (shape, dtype) in array_specs(config, n_samples).items():
-        group.create_array(
-            name, shape=shape, dtype=dtype, chunks=(chunk, *shape[1:]),
-            fill_value=(1.0 if name == "mge_qobs" else 0),
-            compressors=integrity.chunk_compressor(),
-        )  # fmt: skip
-    flags = group.create_array("task_done", shape=(requested["n_tasks"],), dtype="uint8",
-                               chunks=(1,), compressors=integrity.chunk_compressor())  # fmt: skip
-    integrity.writable(flags)[:] = 0  # every flag on disk: a missing one is damage
+    _create_arrays(group, config, n_samples)
+    integrity.writable(group["task_done"])[:] = 0  # every flag on disk: a missing one is damage
     group.attrs["manifest"] = requested
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -286,6 +279,39 @@ def open_or_create_store(path, config: GeneratorConfig, seed: int, n_samples: in
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return zarr.open_group(str(path), mode="r+")
+
+
+def _create_arrays(group, config: GeneratorConfig, n_samples: int, names=None) -> None:
+    """Create the store's arrays (metadata only, no chunk written): all, or those in ``names``."""
+    chunk = config.samples_per_task
+    specs = dict(array_specs(config, n_samples))
+    specs["task_done"] = ((math.ceil(n_samples / chunk),), "uint8")
+    for name, (shape, dtype) in specs.items():
+        if names is not None and name not in names:
+            continue
+        group.create_array(
+            name, shape=shape, dtype=dtype,
+            chunks=(1,) if name == "task_done" else (chunk, *shape[1:]),
+            fill_value=(1.0 if name == "mge_qobs" else 0),
+            compressors=integrity.chunk_compressor(),
+        )  # fmt: skip
+
+
+def _restore_metadata(out, config: GeneratorConfig, n_samples: int, names: list[str]) -> None:
+    """Rewrite the metadata (``zarr.json``) of the arrays ``names`` of a store as a new store of
+    this config has it, keeping their chunks (each file replaced atomically)."""
+    import tempfile
+
+    import zarr
+
+    out = Path(out)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.metadata-") as tmp:
+        _create_arrays(zarr.open_group(tmp, mode="w"), config, n_samples, names)
+        for name in names:
+            (out / name).mkdir(exist_ok=True)
+            partial = out / name / "zarr.json.partial"  # deleted on resume if killed here
+            shutil.copyfile(Path(tmp) / name / "zarr.json", partial)
+            os.replace(partial, out / name / "zarr.json")
 
 
 def _warm_worker() -> None:
@@ -305,7 +331,22 @@ def _write_task(group, config, n_samples, result) -> None:
     integrity.writable(group["task_done"])[result["task"]] = 1  # last: marks the task complete
 
 
-def _repair(out, group, manifest: dict) -> list[int]:
+def _repair(out, group, manifest: dict, config: GeneratorConfig) -> tuple[list[int], list[str]]:
+    """Check a resumed store: rewrite the metadata of arrays that lack it (or whose metadata is
+    damaged), then check every chunk, delete the damaged ones and mark their tasks unfinished.
+    Returns those tasks and the arrays whose metadata was rewritten."""
+    bad = integrity.metadata_damage(out, group, expected_arrays(manifest))
+    if bad:
+        if not integrity.is_strict(manifest):  # unchecked chunks: never trust them
+            raise integrity.StoreDamagedError(integrity.describe_metadata(out, manifest, bad))
+        names = [d.array for d in bad]
+        _restore_metadata(out, config, int(manifest["n_samples"]), names)
+        print(f"{integrity.describe_metadata(out, manifest, bad, hint=False)}; rewrote it from "
+              "the manifest's config, and checking every chunk", file=sys.stderr)  # fmt: skip
+    return _repair_chunks(out, group, manifest), [d.array for d in bad]
+
+
+def _repair_chunks(out, group, manifest: dict) -> list[int]:
     """Check every chunk of a resumed store; delete the damaged ones and mark their tasks
     unfinished. Returns those tasks."""
     damage = integrity.scan(out, group, manifest)
@@ -333,6 +374,7 @@ def generate(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    scheduler_timeout: float | None = None,
 ) -> dict:
     """Generate (or finish) a training set.
 
@@ -347,22 +389,30 @@ def generate(
     config : GeneratorConfig
         What to generate.
     workers : int, optional
-        Processes of the default LocalCluster (default: all cores).
+        Processes of the default LocalCluster (default: all cores; at most that, with a
+        warning).
     scheduler : str, optional
         Address of an existing dask scheduler to use instead (e.g. from dask-jobqueue).
     progress : bool
         Show a progress bar.
+    scheduler_timeout : float, optional
+        Seconds to wait for ``scheduler`` to answer (default:
+        :data:`jaxjam.cluster.SCHEDULER_TIMEOUT`).
 
     Returns
     -------
     dict
         Summary: samples, tasks run now, tasks repaired (damaged chunks of a resumed store,
-        regenerated), unphysical and failed fractions, wall time.
+        regenerated), arrays whose metadata was missing or damaged and was rewritten from the
+        manifest's config, unphysical and failed fractions, wall time.
 
     Raises
     ------
     jaxjam.data_gen.integrity.StoreDamagedError
-        If a resumed store is damaged beyond repair (an array's metadata is unreadable).
+        If a resumed store is damaged beyond repair: an array's metadata is missing or
+        damaged in a store written without chunk checksums.
+    jaxjam.cluster.SchedulerUnreachableError
+        If ``scheduler`` does not answer within ``scheduler_timeout``.
     """
     import time
 
@@ -374,7 +424,7 @@ def generate(
     resuming = Path(out).exists()
     group = open_or_create_store(out, config, seed, n_samples)
     manifest = dict(group.attrs["manifest"])
-    repaired = _repair(out, group, manifest) if resuming else []
+    repaired, restored = _repair(out, group, manifest, config) if resuming else ([], [])
     done = np.asarray(group["task_done"][:], bool)
     pending = [int(t) for t in np.nonzero(~done)[0]]
     t0 = time.perf_counter()
@@ -383,7 +433,7 @@ def generate(
     )
     compute_seconds = 0.0
     if pending:
-        with dask_client(workers, scheduler) as client:
+        with dask_client(workers, scheduler, scheduler_timeout=scheduler_timeout) as client:
             print(f"dask dashboard: {client.dashboard_link}", file=sys.stderr)
             client.run(_warm_worker)
             t_ready = time.perf_counter()
@@ -417,6 +467,7 @@ def generate(
         "n_samples": n_samples,
         "n_tasks_run": len(pending),
         "n_tasks_repaired": len(repaired),
+        "arrays_metadata_rewritten": restored,
         "seconds": time.perf_counter() - t0,
         "seconds_after_cluster_start": compute_seconds,
         "unphysical_fraction": float(np.mean(status == 1)),

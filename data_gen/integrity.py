@@ -8,10 +8,18 @@ A store written by this version (``manifest["integrity"]``) has
   the fill value unless told otherwise), and every ``task_done`` flag, so that a chunk that is
   absent is damage, not zeros.
 
-Older stores have neither. For them a missing chunk is damage unless its task's contents
-could legitimately equal the fill value (``status`` and ``mge_qobs`` chunks, the first
-``photometry_id`` chunk, any chunk of a task whose samples all failed); truncated chunks fail
-to decode and are found, flipped bits only when zstd cannot decode the result.
+Every array the manifest's config implies must be present with metadata (``NAME/zarr.json``)
+that opens and gives the shape, dtype and chunking the config implies: an array whose metadata
+is deleted is otherwise invisible to zarr (its chunks are then never read, let alone checked).
+:func:`metadata_damage` finds such arrays; ``jaxjam generate`` rewrites their metadata from the
+config (a checksummed store's chunks are then verified by :func:`scan` as usual) and
+:class:`~jaxjam.data_gen.store.StoreReader` refuses to open the store.
+
+Older stores have neither checksums nor every chunk. For them a missing chunk is damage unless
+its task's contents could legitimately equal the fill value (``status`` and ``mge_qobs``
+chunks, the first ``photometry_id`` chunk, any chunk of a task whose samples all failed);
+truncated chunks fail to decode and are found, flipped bits only when zstd cannot decode the
+result.
 
 :func:`scan` finds every damaged chunk (``jaxjam generate`` runs it when it resumes a store,
 then :func:`repair` deletes those chunks and marks their tasks unfinished, so that exactly
@@ -23,6 +31,7 @@ those tasks are regenerated, bit-identical); :class:`~jaxjam.data_gen.store.Stor
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,11 +39,14 @@ import numpy as np
 
 __all__ = [
     "INTEGRITY",
+    "ArrayDamage",
     "Damage",
     "StoreDamagedError",
     "chunk_compressor",
     "describe",
+    "describe_metadata",
     "is_strict",
+    "metadata_damage",
     "missing_chunks",
     "regenerate_hint",
     "repair",
@@ -85,6 +97,92 @@ class Damage:
     def __str__(self) -> str:
         return (f"{self.array} chunk {self.key} (task {self.task}, samples {self.start}"
                 f"-{self.stop - 1}) {self.problem}")  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayDamage:
+    """An array whose metadata is missing, unreadable or not what the manifest implies.
+
+    Attributes
+    ----------
+    array : str
+        Array name (``"q_int"``, ``"task_done"``, ...).
+    key : str
+        Path of its metadata file inside the store (``"q_int/zarr.json"``).
+    problem : str
+        What is wrong, as a phrase (``"is missing"``, ``"cannot be read (...)"``, ...).
+    """
+
+    array: str
+    key: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"the metadata of array {self.array!r} ({self.key}) {self.problem}"
+
+
+def metadata_damage(path, group, expected: dict | None) -> list[ArrayDamage]:
+    """Every expected array whose metadata is missing, unreadable or of another layout.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store directory.
+    group : zarr.Group
+        The open store.
+    expected : dict or None
+        ``{name: (shape, dtype, chunks)}`` of every array the store must hold
+        (:func:`jaxjam.data_gen.store.expected_arrays`); ``None`` (a manifest whose config
+        this version cannot read) checks only the arrays that zarr lists.
+
+    Returns
+    -------
+    list of ArrayDamage
+        In the order of ``expected``.
+    """
+    if expected is None:
+        try:
+            names = list(group.array_keys())
+        except Exception as exc:
+            return [ArrayDamage("?", "*/zarr.json", f"cannot be listed ({exc})")]
+        expected = dict.fromkeys(names)
+    out = []
+    for name, spec in expected.items():
+        key = f"{name}/zarr.json"
+        if not (Path(path) / key).is_file():
+            out.append(ArrayDamage(name, key, "is missing"))
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zarr's warnings about foreign objects
+                array = group[name]
+            layout = (tuple(array.shape), np.dtype(array.dtype).str, tuple(array.chunks))
+        except Exception as exc:
+            out.append(ArrayDamage(name, key, f"cannot be read ({type(exc).__name__}: {exc})"))
+            continue
+        if spec is None:
+            continue
+        want = (tuple(spec[0]), np.dtype(spec[1]).str, tuple(spec[2]))
+        if layout != want:
+            problem = (f"gives shape {layout[0]}, dtype {layout[1]}, chunks {layout[2]}; the "
+                       f"manifest's config implies {want[0]}, {want[1]}, {want[2]}")  # fmt: skip
+            out.append(ArrayDamage(name, key, problem))
+    return out
+
+
+def describe_metadata(path, manifest: dict, damage: list[ArrayDamage], hint=True) -> str:
+    """A message naming the arrays whose metadata is damaged and (``hint``) the fix."""
+    text = f"store {path} is damaged: " + "; ".join(str(d) for d in damage)
+    if not hint:
+        return text
+    command = (f"`jaxjam generate --out {path} --n {manifest['n_samples']} --seed "
+               f"{manifest['seed']}` with the --config it was made with")  # fmt: skip
+    if is_strict(manifest):
+        return (f"{text}. Rerun {command}: it rewrites the arrays' metadata from the manifest, "
+                "checks every chunk against its checksum and regenerates exactly the damaged "
+                "tasks")  # fmt: skip
+    return (f"{text}. This store has no chunk checksums, so its chunks cannot be verified "
+            f"under rewritten metadata: delete it and generate it again ({command})")  # fmt: skip
 
 
 def chunk_compressor():

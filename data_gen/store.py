@@ -34,7 +34,9 @@ flight and a rerun recomputes exactly those.
 Every chunk carries a checksum and every chunk of a finished task is on disk
 (:mod:`jaxjam.data_gen.integrity`): :class:`StoreReader` raises
 :class:`~jaxjam.data_gen.integrity.StoreDamagedError`, naming the chunk, its samples and how to
-regenerate them, instead of reading a missing chunk as zeros or a corrupt one as data.
+regenerate them, instead of reading a missing chunk as zeros or a corrupt one as data; and
+every array the manifest implies (:func:`expected_arrays`) must be there with its metadata,
+or the store is refused on opening, naming the array.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ __all__ = [
     "StoreDamagedError",
     "StoreReader",
     "array_specs",
+    "expected_arrays",
     "manifest_hash",
     "split_by_photometry",
 ]
@@ -86,6 +89,28 @@ def array_specs(config, n_samples: int) -> dict[str, tuple[tuple[int, ...], str]
         **inputs,
         **(physical if config.physical_radius else {}),
     }
+
+
+def expected_arrays(manifest: dict) -> dict[str, tuple] | None:
+    """Every array a store must hold, from its manifest: ``{name: (shape, dtype, chunks)}``.
+
+    The per-sample arrays of :func:`array_specs` (chunked by task) and ``task_done`` (one flag
+    per chunk). ``None`` if this version cannot read the manifest's config (a store written by a
+    newer jaxjam).
+    """
+    from jaxjam.data_gen.config import GeneratorConfig
+
+    try:
+        config = GeneratorConfig.from_dict(manifest["config"])
+    except Exception:
+        return None
+    per_task = int(manifest["samples_per_task"])
+    out = {
+        name: (shape, dtype, (per_task, *shape[1:]))
+        for name, (shape, dtype) in array_specs(config, int(manifest["n_samples"])).items()
+    }
+    out["task_done"] = ((int(manifest["n_tasks"]),), "uint8", (1,))
+    return out  # fmt: skip
 
 
 def manifest_hash(manifest: dict) -> str:
@@ -126,7 +151,9 @@ def split_by_photometry(photometry_id, val_fraction: float, seed: int):
 class StoreReader:
     """Lazy, read-only access to a finished (or partial) store.
 
-    Nothing but the manifest is read on opening; :meth:`iter_batches` reads one window of
+    Opening reads the manifest and checks that every array the manifest implies is there, with
+    metadata of the right shape, dtype and chunking
+    (:func:`~jaxjam.data_gen.integrity.metadata_damage`); :meth:`iter_batches` reads one window of
     chunks at a time. Every read checks what it reads: a chunk of a finished task that is
     missing, truncated or fails its checksum raises :class:`StoreDamagedError` (naming the
     array, the chunk, its samples and how to regenerate them), and samples of unfinished
@@ -145,7 +172,8 @@ class StoreReader:
     ValueError
         If the path is not a jaxjam store (no manifest).
     StoreDamagedError
-        From the reading methods, if a chunk they need is damaged.
+        On opening, if an array is missing or its metadata is damaged; from the reading
+        methods, if a chunk they need is damaged.
     """
 
     def __init__(self, path):
@@ -166,6 +194,9 @@ class StoreReader:
         self.n_tasks = int(self.manifest["n_tasks"])
         #: whether the store has chunk checksums and every chunk on disk (all checks apply)
         self.checksummed = integrity.is_strict(self.manifest)
+        damage = integrity.metadata_damage(self.path, self.group, expected_arrays(self.manifest))
+        if damage:
+            raise StoreDamagedError(integrity.describe_metadata(self.path, self.manifest, damage))
         self._arrays = _Arrays(self.group)
         self._known_done = np.zeros(self.n_tasks, bool)  # a finished task stays finished
 
@@ -198,6 +229,10 @@ class StoreReader:
         if ask.size:
             self._known_done[ask] = self._checked("task_done", ask, ask).astype(bool)
         return self._known_done[tasks]
+
+    def regenerate_hint(self) -> str:
+        """How to finish this store, or regenerate its damaged samples (a sentence)."""
+        return integrity.regenerate_hint(self.path, self.manifest)
 
     def completed_mask(self) -> np.ndarray:
         """Boolean per sample: True where its task has finished. Shape (n_samples,)."""

@@ -38,6 +38,7 @@ from jaxjam.inference.problem import (
 from jaxjam.inference.refine import TooFewPhysicalMapsError
 from jaxjam.inference.results import TABLE_DLOGL_MAX, FitResult, fit_result
 from jaxjam.inference.running import execute, loglik_fn, plane_loglik_fn, sample_batch
+from jaxjam.kinematics import MAX_BINS, check_n_bins
 from jaxjam.table import RANK_BLOCK
 
 __all__ = [
@@ -60,6 +61,7 @@ def fit(
     progress: bool = True,
     warn: bool = True,
     client=None,
+    max_bins: int | None = MAX_BINS,
 ) -> FitResult:
     """Fit one galaxy with NUTS, and certify the posterior against converged jampy.
 
@@ -84,11 +86,21 @@ def fit(
     client : dask.distributed.Client, optional
         Where to run the jampy calls (default: a LocalCluster of ``config.certify.workers``
         processes for the fit's duration).
+    max_bins : int or None
+        The most kinematic bins accepted (default :data:`jaxjam.kinematics.MAX_BINS`, where a
+        fit's setup takes minutes and GBs; ``None``: no limit). Checked first.
 
     Returns
     -------
     FitResult
+
+    Raises
+    ------
+    ValueError
+        For more bins than ``max_bins`` (:func:`jaxjam.kinematics.check_n_bins`), and for
+        bins, photometry or prior bounds outside the emulator's domain.
     """
+    check_n_bins(galaxy.kinematics.vrms_kms.size, max_bins)
     emulator = emulator or Emulator.load()
     _check_certifiable(emulator, config)
     t_start = t0 = time.perf_counter()
@@ -169,6 +181,7 @@ def fit_many(
     progress: bool = True,
     galaxies_per_step: int | None = None,
     client=None,
+    max_bins: int | None = MAX_BINS,
 ) -> list[FitResult]:
     """Fit many galaxies in one jit-compiled call (the survey use case).
 
@@ -188,6 +201,8 @@ def fit_many(
         cores 1 avoids the lockstep cost.
     client : dask.distributed.Client, optional
         Where to run the jampy calls of refinement and certification.
+    max_bins : int or None
+        The most kinematic bins of any galaxy (as for :func:`fit`).
 
     Returns
     -------
@@ -199,6 +214,11 @@ def fit_many(
     Every galaxy is certified (:mod:`jaxjam.inference.certify`); one that is not is refitted
     alone with :func:`fit`'s rounds (its seed ``seed · 1000 + i``).
     """
+    for i, g in enumerate(galaxies):
+        try:
+            check_n_bins(g.kinematics.vrms_kms.size, max_bins)
+        except ValueError as exc:
+            raise ValueError(f"galaxy {i}: {exc}") from exc
     emulator = emulator or Emulator.load()
     _check_certifiable(emulator, config)
     if not galaxies:
@@ -234,7 +254,7 @@ def fit_many(
                 except TooFewPhysicalMapsError as exc:  # keep the pilot's refinement
                     say(progress, f"galaxy {i}: kept the pilot's refinement: {exc}")
         return _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
-                          galaxies_per_step, t0, min_rank)  # fmt: skip
+                          galaxies_per_step, t0, min_rank, max_bins)  # fmt: skip
 
 
 def _check_certifiable(emulator: Emulator, config: FitConfig) -> None:
@@ -247,7 +267,8 @@ def _check_certifiable(emulator: Emulator, config: FitConfig) -> None:
 
 
 def _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
-               galaxies_per_step, t0, min_rank: int = 0) -> list[FitResult]:  # fmt: skip
+               galaxies_per_step, t0, min_rank: int = 0,
+               max_bins: int | None = MAX_BINS) -> list[FitResult]:  # fmt: skip
     """:func:`fit_many` once its problems are refined: pad, tabulate, sample, certify."""
     cc = config.certify
     padded, tables, theta, trace, timing = sample_batch(emulator, config, probs, progress,
@@ -270,7 +291,9 @@ def _fit_batch(emulator, galaxies, config, probs, refinements, pool, progress,
         if cert is not None and not cert["certified"] and cc.max_rounds > 1:
             # refine near this galaxy's posterior and refit it alone (fit's own rounds)
             single = dataclasses.replace(config, seed=config.seed * 1000 + i)
-            res = fit(g, single, emulator, progress, warn=False, client=pool.client)
+            res = fit(
+                g, single, emulator, progress, warn=False, client=pool.client, max_bins=max_bins
+            )
             results.append(res._replace(timing=timing))
             continue
         res = fit_result(emulator, g, config, p, ref, table, theta[i], tr, False, cert,

@@ -8,14 +8,16 @@ Layout of a model directory::
                        and seed, SHA-256 of the weights and of the normalisation, test metrics
       state/           Orbax StandardCheckpointer directory of the network parameters
 
-Loading checks the schema version, the files, the parameter shapes and the two hashes, and
-fails loudly with :class:`CheckpointError` otherwise: a changed byte in the weights or in the
-normalisation is an error, never a silently different emulator. Models saved before the hashes
-(no ``weights_sha256`` in their metadata) load unchecked.
+Loading checks the schema version, the files, the checkpoint's index (the CRC-32C checksums of
+the Orbax/OCDBT manifest and b-tree nodes), the parameter shapes and the two hashes, and fails
+loudly with :class:`CheckpointError` otherwise: a changed byte in the weights, their index or
+the normalisation is an error naming the file and the fix, never a silently different emulator.
+Models saved before the hashes (no ``weights_sha256`` in their metadata) load unchecked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
@@ -176,8 +178,9 @@ def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
     Raises
     ------
     CheckpointError
-        Missing directory or files, another schema version or parameter order, corrupt or
-        mismatching weights, weights or normalisation that differ from their recorded SHA-256.
+        Missing directory or files, another schema version or parameter order, a damaged
+        index of the weights (a CRC-32C checksum that fails), corrupt or mismatching weights,
+        weights or normalisation that differ from their recorded SHA-256.
     """
     import orbax.checkpoint as ocp
 
@@ -208,11 +211,13 @@ def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
         nnx.to_pure_dict(abstract_state),
     )
+    _verify_index(path)  # a damaged index is named here, not inside Orbax's async restore
     try:
         with ocp.StandardCheckpointer() as ckptr:
             restored = ckptr.restore(path / "state", target)
     except Exception as exc:
-        raise CheckpointError(f"cannot read the weights in {path}/state: {exc}") from exc
+        raise CheckpointError(f"cannot read the weights in {path}/state: "
+                              f"{_tensorstore_text(exc)}. {_recover(path)}") from exc  # fmt: skip
     expected = meta.get("weights_sha256")
     if expected is not None and weights_sha256(restored) != expected:
         raise CheckpointError(
@@ -225,6 +230,58 @@ def load_model(path) -> tuple[EmulatorNet, Normalization, dict]:
             raise CheckpointError(f"weights in {path}/state are corrupt or do not match")
     nnx.replace_by_pure_dict(abstract_state, restored)
     return nnx.merge(graphdef, abstract_state), normalization, meta
+
+
+def _tensorstore_text(exc: Exception) -> str:
+    """A tensorstore error without the JSON spec it appends (kilobytes of driver options)."""
+    import re
+
+    text = re.sub(r"\s*\[tensorstore_spec.*", "", str(exc), flags=re.S)
+    return re.sub(r"\.?\s*See full TensorStore details:.*", "", text, flags=re.S).strip()
+
+
+def _verify_index(path: Path) -> None:
+    """Read every entry of the weights' OCDBT database once, synchronously.
+
+    tensorstore checks the CRC-32C checksum of the manifest and of every b-tree node (the
+    index) as it reads them, and reading every value finds truncated or missing data files. A
+    damaged file fails here with one clean message naming it; inside Orbax's asynchronous
+    restore the same error comes buried in asyncio tracebacks and the tensorstore spec. (The
+    weights' values are checked by their SHA-256 afterwards.) Errors that are not damage are
+    left to the restore.
+
+    Raises
+    ------
+    CheckpointError
+        If a file is damaged: a checksum fails, it cannot be decoded, it is shorter than its
+        index says, or it is missing.
+    """
+    import re
+
+    state = path / "state"
+    if not (state / "manifest.ocdbt").is_file():
+        return
+    try:
+        import tensorstore as ts
+
+        kv = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{state}/"}).result()
+        for key in kv.list().result():
+            kv.read(key).result()
+    except Exception as exc:
+        text = _tensorstore_text(exc)
+        damage = ("DATA_LOSS", "OUT_OF_RANGE", "NOT_FOUND", "checksum", "Error decoding")
+        if not any(w in text for w in damage):
+            return  # not damage this check recognises: the restore reports it
+        files = re.findall(r'local file "([^"]+)"', text)
+        where = files[-1] if files else "a file under state/"
+        with contextlib.suppress(ValueError):
+            where = str(Path(where).relative_to(path))
+        reason = text.split(f'"{files[-1]}"')[-1].lstrip(": ") if files else text
+        role = ", part of the checkpoint's index," if "node" in text or "manifest" in text else ""
+        raise CheckpointError(
+            f"a weight file in {path}/state is damaged: {where}{role} fails to read"
+            f"{f' ({reason})' if reason else ''}. {_recover(path)}"
+        ) from exc
 
 
 def packaged_models_dir() -> Path:

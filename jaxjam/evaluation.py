@@ -331,6 +331,22 @@ def _overlap(meta: dict, data_hash: str, data_seed) -> str | None:
     return None
 
 
+def _read_evaluation(path) -> dict:
+    """An evaluation JSON file; one that is not JSON (truncated, say) is named in the error."""
+    path = Path(path)
+    try:
+        ev = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the evaluation file {path} is not valid JSON ({exc}): it is "
+                         "truncated or damaged. Run `jaxjam evaluate` again into a new "
+                         "--out") from exc  # fmt: skip
+    if not isinstance(ev, dict):
+        raise ValueError(f"the evaluation file {path} holds no evaluation (a JSON "
+                         f"{type(ev).__name__}, not an object): pass the JSON that `jaxjam "
+                         "evaluate` wrote")  # fmt: skip
+    return ev
+
+
 def attach_test_metrics(model_dir, evaluation, min_maps: int = MIN_ATTACH_MAPS) -> dict:
     """Put an evaluation's held-out metrics into a model's metadata (``test_metrics``).
 
@@ -355,8 +371,9 @@ def attach_test_metrics(model_dir, evaluation, min_maps: int = MIN_ATTACH_MAPS) 
     Raises
     ------
     ValueError
-        If the model is inside the installed package, the evaluation is of other weights,
-        its store overlaps the training set, or it has fewer than ``min_maps`` maps.
+        If the model is inside the installed package, the evaluation file is not JSON (named),
+        the evaluation is of other weights, its store overlaps the training set, or it has
+        fewer than ``min_maps`` maps.
     """
     model_dir = _model_dir(model_dir)
     if is_packaged(model_dir):
@@ -365,7 +382,7 @@ def attach_test_metrics(model_dir, evaluation, min_maps: int = MIN_ATTACH_MAPS) 
             "there. Copy the model directory elsewhere, attach the metrics to the copy, and "
             "ship it as docs/training.md (Reproducing the pretrained model) describes"
         )
-    ev = evaluation if isinstance(evaluation, dict) else json.loads(Path(evaluation).read_text())
+    ev = evaluation if isinstance(evaluation, dict) else _read_evaluation(evaluation)
     model, _, meta = load_model(model_dir)
     if "model_weights_sha256" not in ev:
         raise ValueError("the evaluation does not record the weights it measured (an older "

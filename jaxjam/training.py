@@ -6,6 +6,7 @@ Run directory::
 
     RUN_DIR/
       train_config.json     the frozen TrainConfig
+      data_used.json        the store's samples used (a resumed run must find the same)
       normalization.json    input/target statistics measured on the training split
       checkpoints/          Orbax CheckpointManager: one step per epoch (params, opt_state, meta)
       model/                best-validation model (jaxjam.checkpoint layout)
@@ -15,6 +16,10 @@ The loss (:mod:`jaxjam.batches`), per physical sample and node, is the squared r
 of Vrms of each component's part at its loss scaling, plus the physicality term on every
 sample. A factorised head (``network.head_rank``, the v2 layout) starts from the principal
 components of the training targets.
+
+A store whose generation has not finished is refused unless asked for (``allow_partial``), a
+training split smaller than one batch is refused before anything is written, and an epoch
+whose loss is not finite stops the run before anything of it is saved.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from jaxjam.checkpoint import save_model
 from jaxjam.network import EmulatorNet, NetworkConfig, set_basis
 from jaxjam.transforms import Normalization, jam_scalars
 
-__all__ = ["FIELDS", "TrainConfig", "fields", "prepare_batch", "train"]
+__all__ = ["FIELDS", "TrainConfig", "TrainingError", "fields", "prepare_batch", "train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +52,10 @@ class TrainConfig:
 
     ``max_samples`` restricts training to the first that many finished samples of the store (in
     store order), so that a run on a store that is still being generated is reproducible and
-    resumes on the same data. ``in_memory`` prepares the whole split once (about 30 KiB per
-    sample) instead of reading and standardising every batch from disk each epoch.
+    resumes on the same data: an incomplete store is accepted without ``allow_partial``
+    (:func:`train`) when its first ``max_samples`` samples are all finished. ``in_memory``
+    prepares the whole split once (about 30 KiB per sample) instead of reading and
+    standardising every batch from disk each epoch.
 
     ``init_model`` warm-starts from a model directory (``jaxjam.checkpoint`` layout) of the same
     architecture: its weights initialise the network and its normalisation is reused, so that a
@@ -226,7 +233,12 @@ def _plot_history(history, path):
     plt.close(fig)
 
 
-def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = True) -> dict:
+class TrainingError(ValueError):
+    """Training cannot give a model: no optimizer step would run, or the loss is not finite."""
+
+
+def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = True,
+          allow_partial: bool = False) -> dict:  # fmt: skip
     """Train (or resume training) an emulator on a store.
 
     Parameters
@@ -240,11 +252,27 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
         Settings; the seed drives initialisation, the split and the batch order.
     progress : bool
         Show a progress bar.
+    allow_partial : bool
+        Train on the finished samples of a store whose generation has not finished (``jaxjam
+        train --allow-partial``). Without it such a store is refused, unless
+        ``config.max_samples`` asks only for samples at the start of the store that are all
+        finished. Either way the model's metadata records the samples used (``data_used``).
 
     Returns
     -------
     dict
         Summary: epochs run, best epoch and validation loss, model directory.
+
+    Raises
+    ------
+    ValueError
+        For an incomplete store (without ``allow_partial``), a run directory holding another
+        run, or a config that does not fit the store.
+    TrainingError
+        If the training split is smaller than one batch (no optimizer step would run), or the
+        loss of an epoch is not finite; no model is written from such an epoch.
+    jaxjam.data_gen.store.StoreDamagedError
+        If the store is damaged.
     """
     import orbax.checkpoint as ocp
     from tqdm.auto import tqdm
@@ -252,10 +280,19 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     from jaxjam.data_gen.store import StoreReader
 
     run_dir = Path(run_dir).absolute()
-    _claim_run_dir(run_dir, config)
+    _check_run_dir(run_dir, config)
     store = StoreReader(data)
-    train_idx, val_idx = _split(store, data, config)
+    train_idx, val_idx, used = _split(store, data, config, allow_partial)
+    _store_components(store, config)
+    if train_idx.size < config.batch_size:
+        raise TrainingError(
+            f"the training split of store {data} has {train_idx.size} samples, fewer than "
+            f"batch_size = {config.batch_size}: no optimizer step would run (an epoch takes only "
+            f"full batches) and the model would be untrained. Set batch_size to at most "
+            f"{train_idx.size} (--config), or train on a larger store"
+        )
     init = _init_model(config, store.manifest) if config.init_model else None
+    _claim_run_dir(run_dir, config, used)
     norm = _normalization(store, train_idx, config, run_dir / "normalization.json", init)
     norm_arrays = (tuple(jnp.asarray(s) for s in norm.target_std), jnp.asarray(norm.r_re),
                    tuple(c.target == "linear_r" for c in norm.components),
@@ -283,6 +320,7 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
                 break
             params, opt_state, row = _epoch(epoch, params, opt_state, train_step, eval_step,
                                             batches, config)  # fmt: skip
+            _check_epoch(row, run_dir, best)  # before anything of this epoch is saved
             history.append(row)
             score = row[config.early_stopping_metric]
             if score < best["score"]:
@@ -298,7 +336,7 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
                     save_model(run_dir / "model", nnx.merge(graphdef, unsaved[0], rest), norm,
                                _model_metadata(store.manifest, config, best["epoch"],
                                                train_idx.size, val_idx.size,
-                                               unsaved[1]))  # fmt: skip
+                                               unsaved[1], used))  # fmt: skip
                     unsaved = None
                 _checkpoint(mngr, epoch, params, opt_state, history, best)
                 (run_dir / "history.json").write_text(json.dumps(history, indent=1))
@@ -315,24 +353,77 @@ def train(data, run_dir, config: TrainConfig = TrainConfig(), progress: bool = T
     }
 
 
-def _claim_run_dir(run_dir: Path, config: TrainConfig) -> None:
-    """Create the run directory and record the config; refuse one that holds another run."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+def _check_run_dir(run_dir: Path, config: TrainConfig) -> None:
+    """Refuse a run directory that holds a run with another config (writes nothing)."""
     cfg_file = run_dir / "train_config.json"
     if cfg_file.exists():
         stored = json.loads(cfg_file.read_text())
         if stored != json.loads(json.dumps(config.to_dict())):
             raise ValueError(f"{run_dir} holds a run with another config; use another --out")
-    else:
+
+
+def _claim_run_dir(run_dir: Path, config: TrainConfig, used: dict) -> None:
+    """Create the run directory and record the config and the samples used; refuse one that
+    holds another run, or a run on other samples of the store (a partial store that has grown
+    since)."""
+    _check_run_dir(run_dir, config)
+    used_file = run_dir / "data_used.json"
+    if used_file.exists():
+        before = json.loads(used_file.read_text())
+        if before.get("samples_sha256") != used["samples_sha256"]:
+            raise ValueError(
+                f"{run_dir} holds a run on other samples of the store ({before.get('n_samples')}"
+                f" then, {used['n_samples']} now: the store changed since, e.g. more of its "
+                "tasks finished); train into another --out, or set max_samples to train on a "
+                "fixed part of the store"
+            )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = run_dir / "train_config.json"
+    if not cfg_file.exists():
         cfg_file.write_text(json.dumps(config.to_dict(), indent=1))
+    if not used_file.exists():
+        used_file.write_text(json.dumps(used, indent=1))
 
 
-def _split(store, data, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+def _ranges(values) -> str:
+    """``[0, 1, 2, 5]`` → ``"0-2,5"``."""
+    v = np.asarray(values, np.int64)
+    if v.size == 0:
+        return ""
+    breaks = np.nonzero(np.diff(v) != 1)[0] + 1
+    return ",".join(f"{r[0]}-{r[-1]}" if r.size > 1 else f"{r[0]}"
+                    for r in np.split(v, breaks))  # fmt: skip
+
+
+def _split(store, data, config: TrainConfig,
+           allow_partial: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:  # fmt: skip
     """Finished samples (the first ``max_samples``), split by photometry: train and val
-    indices into the store."""
+    indices into the store, and what was used (recorded as the model's ``data_used``).
+
+    An incomplete store is refused unless ``allow_partial``, or unless ``max_samples`` asks
+    only for samples at the start of the store that are all finished (then the samples used
+    do not depend on which tasks happened to finish)."""
+    import hashlib
+
     from jaxjam.data_gen.store import split_by_photometry
 
-    done = np.nonzero(store.completed_mask())[0]
+    finished = store.completed_mask()
+    done = np.nonzero(finished)[0]
+    complete = bool(finished.all())
+    prefix = int(np.argmin(finished)) if not complete else finished.size  # finished at start
+    fixed = config.max_samples is not None and config.max_samples <= prefix
+    if not (complete or fixed or allow_partial):
+        n_tasks_done = np.unique(done // store.samples_per_task).size
+        at_start = (f", or set max_samples to at most {prefix} (the finished samples at the "
+                    "start of the store)" if prefix >= 2 else "")  # fmt: skip
+        raise ValueError(
+            f"store {data} is incomplete: {done.size} of its {store.n_samples} samples are "
+            f"finished ({n_tasks_done} of {store.n_tasks} tasks; its `jaxjam generate` was "
+            "stopped, or is still running). Finish it first. "
+            f"{store.regenerate_hint()}. Or pass --allow-partial "
+            "(train(..., allow_partial=True)) to train on the finished samples only, which the "
+            f"model then records{at_start}"
+        )
     if config.max_samples is not None:
         if done.size < config.max_samples:
             raise ValueError(
@@ -344,7 +435,15 @@ def _split(store, data, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"store {data} has fewer than 2 finished samples")
     pid = store.read(done, ["photometry_id"])["photometry_id"]
     tr_pos, va_pos = split_by_photometry(pid, config.val_fraction, config.seed)
-    return done[tr_pos], done[va_pos]
+    used = {
+        "store_complete": complete,  # every task of the store had finished
+        "n_samples": int(done.size),  # train + validation
+        "n_samples_in_store": int(store.n_samples),
+        "samples": _ranges(done),
+        "tasks": _ranges(np.unique(done // store.samples_per_task)),
+        "samples_sha256": hashlib.sha256(np.asarray(done, "<i8").tobytes()).hexdigest(),
+    }
+    return done[tr_pos], done[va_pos], used
 
 
 def _normalization(store, train_idx, config: TrainConfig, norm_file: Path, init):
@@ -443,8 +542,9 @@ def _batch_source(store, splits: dict, norm, config: TrainConfig):
 
 
 def _model_metadata(manifest: dict, config: TrainConfig, best_epoch: int, n_train: int,
-                    n_val: int, val_loss: float) -> dict:  # fmt: skip
-    """What every saved model records about its data and training (keys in this order)."""
+                    n_val: int, val_loss: float, used: dict) -> dict:  # fmt: skip
+    """What every saved model records about its data and training (keys in this order):
+    ``data_manifest_hash`` names the store, ``data_used`` the samples of it that were used."""
     return {
         "grid": manifest["grid"],
         "domain": _domain(manifest),
@@ -452,12 +552,31 @@ def _model_metadata(manifest: dict, config: TrainConfig, best_epoch: int, n_trai
         "jampy_version": manifest["versions"]["jampy"],
         "data_manifest_hash": manifest["hash"],
         "data_seed": manifest["seed"],  # a store of the same seed repeats these samples
+        "data_used": used,
         "train_config": config.to_dict(),
         "best_epoch": best_epoch,
         "n_train": int(n_train),
         "n_val": int(n_val),
         "val_loss": val_loss,
     }
+
+
+def _check_epoch(row: dict, run_dir: Path, best: dict) -> None:
+    """Refuse an epoch without an optimizer step or with a loss that is not finite."""
+    losses = (row["train_loss"], row["val_loss"])
+    if row["steps"] > 0 and np.all(np.isfinite(losses)):
+        return
+    kept = (f"; the model in {run_dir / 'model'} is the best of the epochs before "
+            f"(epoch {best['epoch']})" if best["epoch"] >= 0 and (run_dir / "model").exists()
+            else "; no model was written")  # fmt: skip
+    if row["steps"] == 0:
+        why = "ran no optimizer step (fewer training samples than batch_size)"
+        fix = "Set a smaller batch_size (--config), or train on a larger store"
+    else:
+        why = f"gave a training loss of {losses[0]} and a validation loss of {losses[1]}"
+        fix = ("Lower learning_rate or grad_clip_norm (--config), check the store's samples, "
+               "and train into a fresh --out")  # fmt: skip
+    raise TrainingError(f"epoch {row['epoch']} {why}: nothing of it was saved{kept}. {fix}")
 
 
 def _epoch(epoch, params, opt_state, train_step, eval_step, batches, config: TrainConfig):

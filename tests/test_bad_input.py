@@ -3,6 +3,7 @@ directories) and must give a clear message that names the fix, never a traceback
 overwrite or a fit that is lost after it ran."""
 
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +13,14 @@ from click.testing import CliRunner
 
 from jaxjam.commands.cli import main
 from jaxjam.emulator import DomainError, Emulator
-from jaxjam.kinematics import read_kinematics
+from jaxjam.inference import Galaxy
+from jaxjam.kinematics import (
+    MAX_BINS,
+    DuplicateBinsWarning,
+    Kinematics,
+    duplicate_bins,
+    read_kinematics,
+)
 from jaxjam.mge import read_mge
 from jaxjam.physics import bins_to_model_frame
 from jaxjam.psf import MAX_GRID_CELLS, PSF, CartesianGrid
@@ -253,3 +261,63 @@ def test_new_models_record_the_black_holes_range():
     emu = Emulator.load()
     assert "mbh_fraction_max" not in emu.domain  # the shipped model predates the key
     assert emu.mbh_fraction_max == 1e-2  # its labels' bh_max_fraction
+
+
+# ------------------------------------------------------- issue 40: data that is too much
+
+
+def test_duplicate_bins_warn_that_they_weigh_double(tmp_path):
+    rows = np.loadtxt(KIN_FILE)
+    doubled = tmp_path / "doubled.txt"
+    np.savetxt(doubled, np.vstack([rows, rows[3:5]]))  # bins 3 and 4 appended once more
+    n = len(rows)
+    words = rf"{re.escape(str(doubled))}: 2 kinematic bin\(s\) repeat the \(x, y\) of another bin"
+    words += rf", e\.g\. bins 3, {n} at .*weigh double"
+    with pytest.warns(DuplicateBinsWarning, match=words):
+        kin = read_kinematics(doubled)
+    assert kin.x_arcsec.size == n + 2  # kept, as given: a warning, not a refusal
+    with pytest.warns(DuplicateBinsWarning):
+        Kinematics.from_arrays(*rows[[0, 0, 1], :4].T)
+    np.testing.assert_array_equal(duplicate_bins([0, 1, 0, 2, 1], [5, 1, 5, 2, 1])[0], [0, 2])
+
+
+def test_a_huge_bin_file_is_refused_before_any_work(tmp_path, no_fitting, monkeypatch):
+    """100,000 bins used to run for minutes in the PSF operator (or take 7 GB in the table's
+    SVD) without a word."""
+    import importlib
+    import time
+
+    fit_module = importlib.import_module("jaxjam.inference.fit")  # the module, not no_fitting's
+
+    n = 100_000
+    rng = np.random.default_rng(0)
+    huge = tmp_path / "huge.txt"
+    np.savetxt(huge, np.column_stack([rng.uniform(-1, 1, (2, n)).T, np.full(n, 100.0),
+                                      np.full(n, 5.0)]), fmt="%.6f")  # fmt: skip
+    t0 = time.perf_counter()
+    r = _invoke([*FIT[:4], huge, *FIT[5:], "--out", tmp_path / "fit", "--sigmapsf", "0.04,0.4",
+                 "--normpsf", "0.7,0.3", "--pixsize", "0.05"])  # fmt: skip
+    _refused(r, f"100,000 kinematic bins are more than the {MAX_BINS:,} a fit takes",
+             "Voronoi", "--max-bins 100000")  # fmt: skip
+    assert time.perf_counter() - t0 < 30
+    r = _invoke([*FIT[:4], huge, *FIT[5:], "--out", tmp_path / "fit2", "--max-bins", n])
+    assert isinstance(r.exception, FitStartedError), r.output  # the limit is the user's to raise
+    # in Python, before the emulator is loaded
+    monkeypatch.setattr(fit_module.Emulator, "load", lambda *a, **k: pytest.fail("loaded"))
+    kin = read_kinematics(huge)
+    with pytest.raises(ValueError, match="fit\\(\\.\\.\\., max_bins=100000\\)"):
+        fit_module.fit(Galaxy(read_mge(MGE_FILE), kin, 0.7))
+
+
+def test_predict_reads_the_first_two_columns_of_a_wider_bins_file(tmp_path):
+    rows = np.loadtxt(KIN_FILE)
+    six = tmp_path / "six_columns.txt"
+    np.savetxt(six, np.column_stack([rows, rows[:, 4]]))  # x y vrms err flux flux
+    r = _invoke([*PREDICT[:4], six, *PREDICT[5:], "--mbh", "0"])
+    assert r.exit_code == 0, r.output
+    out = np.loadtxt(r.output.splitlines())
+    np.testing.assert_array_equal(out[:, :2], np.round(rows[:, :2], 6))
+    one = tmp_path / "one_column.txt"
+    np.savetxt(one, rows[:, :1])
+    _refused(_invoke([*PREDICT[:4], one, *PREDICT[5:], "--mbh", "0"]), "has 1 columns",
+             "at least 2")  # fmt: skip

@@ -1,9 +1,11 @@
 """Nothing silently wrong (issue 18): evaluation never rewrites a model, and damaged stores and
 weights (deleted, truncated or bit-flipped files, made for real) are found and named."""
 
+import dataclasses
 import hashlib
 import json
 import shutil
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -18,6 +20,8 @@ from jaxjam.emulator import default_model_dir
 from jaxjam.network import NetworkConfig
 from jaxjam.training import TrainConfig, train
 
+MGE = resources.files("jaxjam") / "data" / "m32_mge.txt"
+KIN = resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt"
 N, SEED = 8, 21  # the training store: 2 tasks of 4 samples (conftest.tiny_config)
 NET = NetworkConfig(conv_channels=(4, 4, 4, 4, 4), n_features=8, mlp_width=32, mlp_depth=2,
                     grid_shape=(8, 4))  # fmt: skip
@@ -337,3 +341,174 @@ def test_the_shipped_model_carries_its_weights_hash_and_models_without_one_still
     for a, b in zip(jax.tree_util.tree_leaves(nnx.split(net_old)[1]),
                     jax.tree_util.tree_leaves(nnx.split(net)[1]), strict=True):  # fmt: skip
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ issue 40: what is whole
+
+
+def test_an_arrays_deleted_metadata_is_refused_on_read_and_rewritten_on_resume(
+    tmp_path, store, tiny_config, scheduler
+):
+    """A deleted ``zarr.json`` made the array invisible: generate called the store complete
+    and StoreReader gave batches without ``q_int``."""
+    import warnings
+
+    from jaxjam.data_gen.store import StoreDamagedError
+
+    path = _copy(store, tmp_path)
+    (path / "q_int" / "zarr.json").unlink()
+    with pytest.raises(StoreDamagedError, match=r"the metadata of array 'q_int' \(q_int/zarr\."
+                       r"json\) is missing.*jaxjam generate --out .* --n 8 --seed 21"):  # fmt: skip
+        StoreReader(path)
+    res = CliRunner().invoke(main, ["train", "--data", str(path), "--out", str(tmp_path / "run"),
+                                    "--quiet"])  # fmt: skip
+    assert res.exit_code == 1 and "the metadata of array 'q_int'" in res.output, res.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ZarrUserWarning about an unknown object
+        summary = _generate(path, N, SEED, tiny_config, scheduler)
+    assert summary["arrays_metadata_rewritten"] == ["q_int"] and summary["n_tasks_run"] == 0
+    after, ref = _arrays(path), _arrays(store)
+    assert after.keys() == ref.keys()
+    for k in ref:
+        np.testing.assert_array_equal(after[k], ref[k], err_msg=k)  # chunks checked, kept
+    assert "q_int" in next(StoreReader(path).iter_batches(4, seed=0))
+
+    # the whole array gone: its metadata is rewritten and every task regenerated
+    shutil.rmtree(path / "A")
+    summary = _generate(path, N, SEED, tiny_config, scheduler)
+    assert summary["arrays_metadata_rewritten"] == ["A"] and summary["n_tasks_repaired"] == 2
+    np.testing.assert_array_equal(_arrays(path)["A"], ref["A"])
+
+    # a store without chunk checksums cannot be vouched for under rewritten metadata
+    old = _copy(store, tmp_path, "old.zarr")
+    group = zarr.open_group(str(old), mode="r+")
+    manifest = dict(group.attrs["manifest"])
+    del manifest["integrity"]
+    group.attrs["manifest"] = manifest
+    (old / "ratio" / "zarr.json").write_text('{"shape": [8], "data_ty')  # truncated
+    with pytest.raises(StoreDamagedError, match=r"'ratio' \(ratio/zarr.json\) cannot be read.*"
+                       "no chunk checksums.*delete it and generate it again"):  # fmt: skip
+        _generate(old, N, SEED, tiny_config, scheduler)
+
+
+def _kill_generate_after_a_task(path, n, tiny_config, scheduler, tmp_path) -> int:
+    """Run `jaxjam generate` in a subprocess and SIGKILL it once a task has finished; returns
+    the finished tasks."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = tmp_path / "gen.json"
+    cfg.write_text(json.dumps(tiny_config.to_dict()))
+    cmd = [sys.executable, "-m", "jaxjam.commands.cli", "generate", "--n", str(n), "--out",
+           str(path), "--seed", str(SEED), "--scheduler", scheduler, "--config", str(cfg),
+           "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.05)
+        flags = path / "task_done"
+        if flags.exists() and zarr.open_group(str(path), mode="r")["task_done"][:].sum() >= 1:
+            break
+        assert proc.poll() is None, "generation ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return int(zarr.open_group(str(path), mode="r")["task_done"][:].sum())
+
+
+def test_a_killed_generate_is_not_trained_on_unless_allowed_and_what_was_used_is_recorded(
+    tmp_path, tiny_config
+):
+    """train used to train on 6 of 16 samples of a killed store and record the full store's
+    manifest hash."""
+    from dask.distributed import LocalCluster
+
+    path = tmp_path / "killed.zarr"  # tcp: reachable from the subprocess
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address=":0") as cluster:  # fmt: skip
+        n_done = _kill_generate_after_a_task(path, 32, tiny_config, cluster.scheduler_address,
+                                             tmp_path)  # fmt: skip
+    assert 1 <= n_done < 8, f"the kill landed after {n_done} of 8 tasks"
+    cfg = tmp_path / "train.json"
+    cfg.write_text(json.dumps(dataclasses.replace(TRAIN, batch_size=2).to_dict()))
+    args = ["train", "--data", str(path), "--config", str(cfg), "--quiet"]
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "run")])
+    assert res.exit_code == 1, res.output
+    assert f"is incomplete: {4 * n_done} of its 32 samples are finished ({n_done} of 8 tasks" in (
+        res.output
+    )
+    assert "--allow-partial" in res.output and "jaxjam generate --out" in res.output
+    assert not (tmp_path / "run").exists()
+
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "run"), "--allow-partial"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((tmp_path / "run" / "model" / "metadata.json").read_text())
+    used = meta["data_used"]
+    assert used["store_complete"] is False and used["n_samples_in_store"] == 32
+    assert used["n_samples"] == meta["n_train"] + meta["n_val"] == 4 * n_done
+    assert meta["data_manifest_hash"] == StoreReader(path).manifest["hash"]  # the store named
+
+
+def test_a_store_smaller_than_a_batch_or_a_nan_loss_writes_no_model(tmp_path, store):
+    """train wrote an untrained model (no optimizer step, train=nan) and exited 0."""
+    from jaxjam.training import TrainingError
+
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", "--data", str(store), "--out", str(run), "--quiet"])
+    assert res.exit_code == 1, res.output
+    assert "has 6 samples, fewer than batch_size = 256: no optimizer step would run" in res.output
+    assert not run.exists()
+
+    diverging = dataclasses.replace(TRAIN, learning_rate=1e30, grad_clip_norm=1e30)
+    with pytest.raises(TrainingError, match=r"epoch 0 gave a training loss of .*nan.*no model "
+                       "was written. Lower learning_rate"):  # fmt: skip
+        train(store, run, diverging, progress=False)
+    assert not (run / "model").exists()
+
+
+def test_a_flipped_byte_in_the_weights_index_names_the_file_and_the_fix(tmp_path, model_dir):
+    """The CRC-32C error of a damaged OCDBT b-tree node came buried under asyncio tracebacks and
+    2 kB of tensorstore spec."""
+    import subprocess
+    import sys
+
+    from jaxjam.emulator import Emulator
+
+    model = tmp_path / "model"
+    shutil.copytree(model_dir / "model", model)
+    nodes = sorted((model / "state" / "d").iterdir())  # the index: the OCDBT b-tree nodes
+    assert nodes
+    for node in nodes:
+        _flip(node)
+    with pytest.raises(CheckpointError) as info:
+        Emulator.load(model)
+    msg = str(info.value)
+    assert f"a weight file in {model}/state is damaged: state/d/" in msg
+    assert "CRC-32C checksum verification failed" in msg and "Copy the model directory" in msg
+    assert "tensorstore_spec" not in msg and len(msg) < 600, msg
+    # the command line: one message on stderr, not asyncio tracebacks
+    code = ("import sys; from jaxjam.commands.cli import main; sys.argv = ['jaxjam', 'predict', "
+            f"'--mge', {str(MGE)!r}, '--bins', {str(KIN)!r}, '--distance', '1', '--q-int', "
+            f"'0.3', '--ratio', '1', '--ml', '1', '--mbh', '0', '--model', {str(model)!r}]; "
+            "main()")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "CRC-32C checksum verification failed" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Event loop" not in proc.stderr, proc.stderr
+
+
+def test_a_truncated_evaluation_json_is_named(tmp_path, model_dir, held_out):
+    from jaxjam.evaluation import evaluate
+
+    ev_file = tmp_path / "eval.json"
+    evaluate(model_dir, held_out, ev_file, n_real_draws=0)
+    ev_file.write_text(ev_file.read_text()[:100])  # a copy cut short
+    res = CliRunner().invoke(main, ["attach-metrics", "--model", str(model_dir),
+                                    "--evaluation", str(ev_file)])  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert f"the evaluation file {ev_file} is not valid JSON" in res.output
+    assert "Run `jaxjam evaluate` again" in res.output

@@ -123,7 +123,7 @@ def test_streaming_and_in_memory_batches_prepare_the_same_data(tmp_path, tiny_st
     lazy reader must give the same validation loss (same samples, same standardisation)."""
     val = {}
     for in_memory in (True, False):
-        cfg = TrainConfig(network=NET, batch_size=64, max_epochs=1, val_fraction=0.2,
+        cfg = TrainConfig(network=NET, batch_size=4, max_epochs=1, val_fraction=0.2,
                           learning_rate=0.0, in_memory=in_memory, max_samples=24)  # fmt: skip
         train(tiny_store, tmp_path / f"r{in_memory}", cfg, progress=False)
         hist = json.loads((tmp_path / f"r{in_memory}" / "history.json").read_text())
