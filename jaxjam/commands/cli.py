@@ -15,6 +15,7 @@ from jaxjam.inference.certify import CertifyConfig
 from jaxjam.inference.config import FitConfig
 from jaxjam.inference.nuts import NUTSConfig
 from jaxjam.inference.priors import PriorBounds
+from jaxjam.kinematics import MAX_BINS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -38,6 +39,35 @@ def _psf_options(f):
     ]):  # fmt: skip
         f = opt(f)
     return f
+
+
+def _scheduler_timeout_option(f):
+    """``--scheduler-timeout`` of `generate` and `survey`."""
+    from jaxjam.cluster import SCHEDULER_TIMEOUT
+
+    return click.option(
+        "--scheduler-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=SCHEDULER_TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for the --scheduler to answer before giving up with an error.",
+    )(f)
+
+
+def _local_workers(workers, scheduler):
+    """``--workers`` of `generate` and `survey`: not with ``--scheduler``, and at most the
+    machine's cores (with a warning on stderr)."""
+    from jaxjam.cluster import capped_workers
+
+    if workers and scheduler:
+        raise click.UsageError("give either --workers or --scheduler, not both")
+    if workers is None or scheduler:
+        return workers
+    n, why = capped_workers(workers)
+    if why:
+        click.echo(f"Warning: --workers {workers}: {why}", err=True)
+    return n
 
 
 def _pair(values) -> str:
@@ -89,7 +119,8 @@ def main():
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes of the local dask cluster [default: all cores].",
+    help="Worker processes of the local dask cluster, at most one per core (more are capped, "
+    "with a warning) [default: all cores].",
 )
 @click.option(
     "--scheduler",
@@ -98,6 +129,7 @@ def main():
     help="Use an existing dask scheduler (e.g. tcp://host:8786, or one from "
     "dask-jobqueue on SLURM/PBS) instead of a local cluster.",
 )
+@_scheduler_timeout_option
 @click.option(
     "--config",
     "config_path",
@@ -106,7 +138,7 @@ def main():
     help="JSON file overriding GeneratorConfig fields (grid, sampler, labels, ...).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def generate(n_samples, out, seed, workers, scheduler, config_path, quiet):
+def generate(n_samples, out, seed, workers, scheduler, scheduler_timeout, config_path, quiet):
     """Generate a training set of jampy component maps (stars, black hole, halo) on dask.
 
     Killing the command at any moment and rerunning it finishes the set with no sample lost or
@@ -115,13 +147,12 @@ def generate(n_samples, out, seed, workers, scheduler, config_path, quiet):
     from jaxjam.data_gen.config import GeneratorConfig
     from jaxjam.data_gen.generate import generate as run
 
-    if workers and scheduler:
-        raise click.UsageError("give either --workers or --scheduler, not both")
+    workers = _local_workers(workers, scheduler)
     _writable(out)
     with _user_errors():
         config = GeneratorConfig.from_json(config_path) if config_path else GeneratorConfig()
         summary = run(out, n_samples, seed, config, workers=workers, scheduler=scheduler,
-                      progress=not quiet)  # fmt: skip
+                      progress=not quiet, scheduler_timeout=scheduler_timeout)  # fmt: skip
     click.echo(json.dumps(summary, indent=2))
 
 
@@ -146,18 +177,26 @@ def generate(n_samples, out, seed, workers, scheduler, config_path, quiet):
     default=None,
     help="JSON file overriding TrainConfig fields (network, batch_size, ...).",
 )
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Train on the finished samples of a store whose `jaxjam generate` has not finished "
+    "(refused without it); the model's metadata records the samples used (data_used).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(data, run_dir, config_path, quiet):
+def train(data, run_dir, config_path, allow_partial, quiet):
     """Train the emulator (Optax AdamW, Orbax checkpoints every epoch, early stopping).
 
-    A killed run resumes from its last checkpoint when the same command is run again.
+    A killed run resumes from its last checkpoint when the same command is run again. An
+    incomplete store (unless --allow-partial), a training split smaller than one batch and a
+    loss that is not finite are errors (exit status 1), and no model is written from them.
     """  # fmt: skip
     from jaxjam.training import TrainConfig
     from jaxjam.training import train as run
 
     with _user_errors():
         config = TrainConfig.from_json(config_path) if config_path else TrainConfig()
-        summary = run(data, run_dir, config, progress=not quiet)
+        summary = run(data, run_dir, config, progress=not quiet, allow_partial=allow_partial)
     click.echo(json.dumps(summary, indent=2))
 
 
@@ -274,7 +313,8 @@ _model_option = click.option(
     "bins_path",
     type=click.Path(dir_okay=False),
     required=True,
-    help="Text file whose first two columns are x_arcsec y_arcsec.",
+    help="Text file whose first two columns are x_arcsec y_arcsec (any further columns, such "
+    "as a kinematics file's, are ignored).",
 )
 @click.option("--distance", type=float, required=True, help="Distance in Mpc.")
 @click.option(
@@ -400,7 +440,8 @@ def _fit_options(f):
                      "before the fit (a few seconds each, in parallel; 0: none)."),
         click.option("--no-certify", is_flag=True,
                      help="Skip the certificate against converged jampy at posterior draws: "
-                     "faster, but gives up the guarantee that the posterior is JAM's."),
+                     "faster, but gives up the guarantee that the posterior is JAM's (prints "
+                     "'NOT CHECKED against jampy'; exits 0)."),
         click.option("--certify-draws", type=click.IntRange(min=32),
                      default=CertifyConfig.n_draws, show_default=True,
                      help="Posterior draws at whose (q_int, ratio) converged jampy's (M_BH, M/L) "
@@ -471,27 +512,39 @@ def _fit_config(seed, chains, warmup, draws, q_int_bounds, ratio_bounds, log10_m
     default=None,
     help="Processes for the jampy calls [default: all cores; 0: in this process].",
 )
+@click.option(
+    "--max-bins",
+    type=click.IntRange(min=1),
+    default=MAX_BINS,
+    show_default=True,
+    help="The most kinematic bins accepted, checked before any work: a fit's setup grows with "
+    "the bins (minutes and GBs per stage at 10,000); bin larger data sets (Voronoi), or raise "
+    "this to try anyway.",
+)
 def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir, out, overwrite,
-        accept_uncertified, workers, **options):  # fmt: skip
+        accept_uncertified, workers, max_bins, **options):  # fmt: skip
     """Fit q_int, ratio, M_BH and M/L to a Vrms map with NUTS (BlackJAX) on the emulator, and
     certify the posterior against converged jampy at posterior draws.
 
     Exit status 0 for a certified fit, 3 for one that could not be certified (unless
-    --accept-uncertified), 1 for an error."""
+    --accept-uncertified), 2 for a usage error (a missing or out-of-range option), 1 for any
+    other error."""
     from jaxjam.emulator import Emulator
     from jaxjam.inference import Galaxy
     from jaxjam.inference import fit as run
     from jaxjam.inference.report import save_fit
-    from jaxjam.kinematics import read_kinematics
+    from jaxjam.kinematics import check_n_bins, read_kinematics
     from jaxjam.mge import read_mge
 
     _out_dir(out, overwrite)  # before the fit: a fit is never lost to an unwritable --out
     _compilation_cache()
     with _user_errors_in(_FIT_WORDS):
         cfg = _fit_config(**options, workers=workers)
-        galaxy = Galaxy(read_mge(mge_path), read_kinematics(kin_path), distance,
+        kinematics = read_kinematics(kin_path)
+        check_n_bins(kinematics.vrms_kms.size, max_bins)  # before the model is even loaded
+        galaxy = Galaxy(read_mge(mge_path), kinematics, distance,
                         _psf(sigmapsf, normpsf, pixsize), pa)  # fmt: skip
-        result = run(galaxy, cfg, Emulator.load(model_dir))
+        result = run(galaxy, cfg, Emulator.load(model_dir), max_bins=max_bins)
         save_fit(result, out)
     click.echo(result.summary.to_string())
     click.echo(f"wrote {out}/posterior.nc, summary.csv, corner.png, trace.png, maps.png")
@@ -522,7 +575,8 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes of the local dask cluster [default: all cores].",
+    help="Worker processes of the local dask cluster, at most one per core (more are capped, "
+    "with a warning) [default: all cores].",
 )
 @click.option(
     "--scheduler",
@@ -531,27 +585,29 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
     help="Use an existing dask scheduler (e.g. tcp://host:8786, or one from dask-jobqueue on "
     "SLURM/PBS) instead of a local cluster.",
 )
+@_scheduler_timeout_option
 @_psf_options
 @_model_option
 @_fit_options
 @click.option("--no-plots", is_flag=True, help="Write no PNG plots per galaxy.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def survey(catalog_path, out, workers, scheduler, sigmapsf, normpsf, pixsize, pa, model_dir,
-           no_plots, quiet, **options):  # fmt: skip
+def survey(catalog_path, out, workers, scheduler, scheduler_timeout, sigmapsf, normpsf, pixsize,
+           pa, model_dir, no_plots, quiet, **options):  # fmt: skip
     """Fit every galaxy of a catalogue on dask.distributed, with the options of `jaxjam fit`.
 
     The PSF options and the bounds are defaults for rows that give none. Killing the command
     at any moment and rerunning it fits only the galaxies not finished (each galaxy's folder is
-    complete or absent); the table is then the same as an uninterrupted run's. Exit status 0
-    when every galaxy is certified (or fitted, with --no-certify), 3 when some are not
-    certified or failed, 1 for an error.
+    complete or absent); the table is then the same as an uninterrupted run's. A rerun with
+    another catalogue, or with other options that change the results (the fit options, the
+    PSF options, --pa, --model), is refused. Exit status 0 when every galaxy is certified (or
+    fitted, with --no-certify), 3 when some are not certified or failed, 2 for a usage error
+    (a missing or out-of-range option), 1 for any other error.
     """  # fmt: skip
     import os
 
     from jaxjam.commands.survey import run_survey
 
-    if workers and scheduler:
-        raise click.UsageError("give either --workers or --scheduler, not both")
+    workers = _local_workers(workers, scheduler)
     _writable(out)
     with _user_errors_in(_FIT_WORDS):
         cfg = _fit_config(**options)
@@ -559,7 +615,8 @@ def survey(catalog_path, out, workers, scheduler, sigmapsf, normpsf, pixsize, pa
         cache = os.environ.get("JAXJAM_CACHE_DIR", os.path.expanduser("~/.cache/jaxjam/xla"))
         res = run_survey(catalog_path, out, cfg, model_dir=model_dir, workers=workers,
                          scheduler=scheduler, defaults=defaults, plots=not no_plots,
-                         progress=not quiet, cache_dir=cache)  # fmt: skip
+                         progress=not quiet, cache_dir=cache,
+                         scheduler_timeout=scheduler_timeout)  # fmt: skip
     click.echo(f"{res['n_galaxies']} galaxies: {res['n_certified']} certified, "
                f"{res['n_not_certified']} not certified, {res['n_failed']} failed "
                f"({res['n_fitted']} fitted by this run, {res['n_done_before']} before it, "
@@ -693,10 +750,11 @@ def _compilation_cache() -> None:
 def _user_errors():
     """Turn the errors a user can fix (bad input, missing files, bad checkpoints) into messages."""
     from jaxjam.checkpoint import CheckpointError
+    from jaxjam.cluster import SchedulerUnreachableError
 
     try:
         yield
-    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+    except (ValueError, FileNotFoundError, CheckpointError, SchedulerUnreachableError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
