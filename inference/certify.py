@@ -424,6 +424,10 @@ def _judge(galaxy, theta, draws, planes, integrals, wide, wide_planes, wide_inte
         out.update(certified=False, k_hat=float("inf"), ess=0.0, rel_ess=0.0,
                    max_abs_dlogl=float("nan"), median_abs_dlogl=float("nan"),
                    too_few=f"{why}; importance sampling needs {PSIS_MIN_DRAWS}")  # fmt: skip
+        if len(wide):  # computed, but not judged without the posterior draws' weights
+            out["overdispersed"] = {"n_points": len(wide), "scale": config.overdispersion,
+                                    "points": wide.tolist(), "ll_jampy": z_jam[n:].tolist(),
+                                    "ll_fit": z_fit[n:].tolist()}  # fmt: skip
         out["draws"] = draws.tolist()
         return out
     finite = log_ratio[ok]
