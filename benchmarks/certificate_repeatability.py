@@ -58,18 +58,31 @@ def one(case: str, seed: int) -> dict:
     c = res.certificate
     s = res.summary
     names = list(s.index)
-    row = {"case": case, "seed": seed, "certified": bool(res.certified), "rounds": c["rounds"],
-           "round1_certified": bool(c["history"][0]["certified"]),
-           "history": c["history"], "verdict": verdict(c),
-           "k_hat": c["k_hat"], "tail": c.get("tail"), "ess": c["ess"],
-           "plane_agreement": c.get("plane_agreement"),
-           "marginal_agreement": c.get("marginal_agreement"),
-           "overdispersed": {k: v for k, v in (c.get("overdispersed") or {}).items()
-                             if k not in ("points", "ll_jampy", "ll_fit")},
-           "settings": c["settings"], "timing": res.timing,
-           "certify_jampy_s": [h.get("seconds_jampy") for h in c["history"]],
-           "jampy_s": res.timing["refine_s"] + res.timing["certify_s"],
-           "wall_s": time.perf_counter() - t0}  # fmt: skip
+    row = {
+        "case": case,
+        "seed": seed,
+        "certified": bool(res.certified),
+        "rounds": c["rounds"],
+        "round1_certified": bool(c["history"][0]["certified"]),
+        "history": c["history"],
+        "verdict": verdict(c),
+        "k_hat": c["k_hat"],
+        "tail": c.get("tail"),
+        "ess": c["ess"],
+        "plane_agreement": c.get("plane_agreement"),
+        "marginal_agreement": c.get("marginal_agreement"),
+        "overdispersed": {
+            k: v
+            for k, v in (c.get("overdispersed") or {}).items()
+            if k not in ("points", "ll_jampy", "ll_fit")
+        },
+        "settings": c["settings"],
+        "timing": res.timing,
+        "certify_jampy_s": [h.get("seconds_jampy") for h in c["history"]],
+        "jampy_s": res.timing["refine_s"] + res.timing["certify_s"],
+        "wall_s": time.perf_counter() - t0,
+        "summary": {k: s[k].to_dict() for k in ("mean", "sd", "jam_mean", "jam_sd")},
+    }
     if truth is not None:
         row["z"] = dict(zip(names, ((s["mean"].to_numpy() - truth)
                                     / s["sd"].to_numpy()).tolist(), strict=True))  # fmt: skip
