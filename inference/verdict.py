@@ -94,7 +94,9 @@ def verdict(cert: dict | None) -> str:
     tail = c.get("tail") or {}
     k = _num(c.get("k_hat"))
     if tail.get("bounded"):
-        parts.append(f"bounded weights (log ratios span {tail['log_ratio_span']:.2f}"
+        top = tail.get("log_max_over_mean")
+        top = f", largest e^{top:.2f} × the mean" if top is not None else ""
+        parts.append(f"bounded weights (log ratios span {tail['log_ratio_span']:.2f}{top}"
                      + (f", k̂ = {k} not needed" if k else "") + ")")  # fmt: skip
     elif k is not None:
         parts.append(f"k̂ = {k}")

@@ -327,3 +327,22 @@ def test_bounded_weights_never_fail_on_k_hat():
     # 48 draws cannot always see a k = 0.9 tail (k̂ ≤ 0.41 in 4 of these 20): the rule refuses
     # at least as many as the old fixed 0.7 did; real bad fits also fail the other tests
     assert refused >= 15 and refused >= refused_old, (refused, refused_old)
+
+
+def test_a_few_low_weights_are_no_heavy_tail():
+    """96 nearly equal weights and three draws e^5 lower (a span of 5): the largest weight is
+    within e of the mean, so the tail passes whatever k̂ says; one draw e^5 higher is a real
+    right tail, left to k̂ and the ESS."""
+    from jaxjam.inference.certify import _psis, tail_verdict
+
+    cfg = CertifyConfig()
+    for seed in range(20):
+        lr = np.random.default_rng(seed).normal(0.0, 0.1, 96)
+        low = lr.copy()
+        low[:3] -= 5.0
+        t = tail_verdict(low, _psis(low, {})[1], cfg)
+        assert t["bounded"] and t["passed"] and t["log_ratio_span"] > 4, t
+        high = lr.copy()
+        high[0] += 5.0
+        t = tail_verdict(high, _psis(high, {})[1], cfg)
+        assert not t["bounded"] and t["log_max_over_mean"] > 3, t
