@@ -163,7 +163,9 @@ class CertifyConfig:
         weights: the tail test passes whatever k̂ says (:func:`tail_verdict`).
     bounded_log_excess : float
         Weights whose largest is at most e^this times their mean are bounded too (a few
-        low-weight draws make a wide span, not a heavy tail).
+        low-weight draws make a wide span, not a heavy tail). The default ln 4 =
+        ln(1/``min_rel_ess``): such weights have a relative ESS of at least ``min_rel_ess``
+        whatever they are, and no draw carries more than 4/S of the mass.
     early_draws : int or None
         A first stage at this many of the ``n_draws`` draws (a random subset; at least
         :data:`MIN_DRAWS`): a fit is certified there only when its weights are bounded and
@@ -193,7 +195,7 @@ class CertifyConfig:
     max_shift: float = 0.5
     max_width: float = 0.4
     bounded_log_span: float = 2.0
-    bounded_log_excess: float = 1.0
+    bounded_log_excess: float = 1.3862943611198906  # ln 4 = ln(1 / min_rel_ess)
     early_draws: int | None = 32
     extend_draws: int | None = 96
     workers: int | None = None
@@ -503,8 +505,9 @@ def tail_verdict(log_ratio, k_hat: float, config: CertifyConfig) -> dict:
     demo on k̂ = 0.98 from weights within e^0.64. Weights whose largest is at most
     e^``config.bounded_log_excess`` times their mean are bounded above as well: k̂ describes
     the right tail only, and a few draws of very low weight (a span over 2) make no heavy tail
-    (the relative ESS is then at least e^−excess, 0.37 at 1). The NGC 4342 mock's first round
-    failed on k̂ = 0.79 from 96 draws whose importance ESS was 91. Otherwise the weights must
+    (the relative ESS is then at least e^−excess, 0.25 at the default ln 4). The NGC 4342
+    mock's first round failed on k̂ = 0.79 from 96 draws whose importance ESS was 91 (its largest
+    weight about e^1 times the mean). Otherwise the weights must
     pass PSIS's sample-size-dependent threshold (:func:`k_hat_threshold`).
 
     Parameters

@@ -320,7 +320,7 @@ def test_bounded_weights_never_fail_on_k_hat():
         lr = 0.9 * -np.log(u)  # log of Pareto(k = 0.9) weights
         lw, k = _psis(lr, {})
         t = tail_verdict(lr, k, cfg)
-        assert not t["bounded"]
+        assert t["log_ratio_span"] > cfg.bounded_log_span
         ess = 1.0 / np.sum(np.exp(lw) ** 2)  # the certificate's other weight test
         refused += not (t["passed"] and ess >= cfg.min_rel_ess * len(lr))
         refused_old += not (k <= 0.7 and ess >= cfg.min_rel_ess * len(lr))
@@ -331,7 +331,7 @@ def test_bounded_weights_never_fail_on_k_hat():
 
 def test_a_few_low_weights_are_no_heavy_tail():
     """96 nearly equal weights and three draws e^5 lower (a span of 5): the largest weight is
-    within e of the mean, so the tail passes whatever k̂ says; one draw e^5 higher is a real
+    within 4 times the mean, so the tail passes whatever k̂ says; one draw e^5 higher is a real
     right tail, left to k̂ and the ESS."""
     from jaxjam.inference.certify import _psis, tail_verdict
 
