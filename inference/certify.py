@@ -355,38 +355,30 @@ def certify(galaxy, theta, fit_loglik, fit_loglik_pure, pool, config: CertifyCon
         return list(pool.map(jampy_plane, [(galaxy, q, r, settings) for q, r in qr], label,
                              progress))  # fmt: skip
 
-    def integrals_of(planes):
-        return [integrate(p, galaxy.kinematics, bounds, fit_loglik) for p in planes]
-
     first = planes_at(np.concatenate([draws[len(head) : n_first, :2], wide]))
     planes = list(head) + first[: n_first - len(head)]
     wide_planes = first[n_first - len(head) :]
     t_jampy = time.perf_counter() - t0
-    ints, wide_ints = integrals_of(planes), integrals_of(wide_planes)
-    early = n_first < len(draws)
-    out = _judge(galaxy, theta, draws[:n_first], planes, ints, wide, wide_planes, wide_ints,
-                 fit_loglik_pure, config, EARLY_MARGIN if early else 1.0)  # fmt: skip
-    stages = [{"n_draws": n_first, "certified": out["certified"]}]
-    if early and not out["certified"]:  # not clearly JAM's at the first draws: all of them
+    ints = _integrate_all(planes, galaxy, bounds, fit_loglik)
+    wide_ints = _integrate_all(wide_planes, galaxy, bounds, fit_loglik)
+    n, stages = n_first, []
+    while True:
+        early = n < len(draws)
+        out = _judge(galaxy, theta, pool_draws[:n], planes, ints, wide, wide_planes, wide_ints,
+                     fit_loglik_pure, config, EARLY_MARGIN if early else 1.0)  # fmt: skip
+        stages.append({"n_draws": n, "certified": out["certified"]})
+        if early and not out["certified"]:  # not clearly JAM's at the first draws: all of them
+            more_to = len(draws)
+        elif out.get("tail_only") and n < len(pool_draws):  # only k̂ in doubt: more draws
+            more_to = len(pool_draws)
+        else:
+            break
         t1 = time.perf_counter()
-        more = planes_at(draws[n_first:, :2])
+        more = planes_at(pool_draws[n:more_to, :2])
         t_jampy += time.perf_counter() - t1
         planes += more
-        ints += integrals_of(more)
-        out = _judge(galaxy, theta, draws, planes, ints, wide, wide_planes, wide_ints,
-                     fit_loglik_pure, config, 1.0)  # fmt: skip
-        stages.append({"n_draws": len(draws), "certified": out["certified"]})
-    if out.get("tail_only") and len(pool_draws) > len(draws):
-        # everything passed but k̂, whose noise at 48 draws is large: more draws decide
-        t1 = time.perf_counter()
-        more = planes_at(pool_draws[len(draws) :, :2])
-        t_jampy += time.perf_counter() - t1
-        planes += more
-        ints += integrals_of(more)
-        draws = pool_draws
-        out = _judge(galaxy, theta, draws, planes, ints, wide, wide_planes, wide_ints,
-                     fit_loglik_pure, config, 1.0)  # fmt: skip
-        stages.append({"n_draws": len(draws), "certified": out["certified"]})
+        ints += _integrate_all(more, galaxy, bounds, fit_loglik)
+        n = more_to
     out.update(settings=settings.to_dict(), converged_settings=config.settings.to_dict(),
                screen=screen, stages=stages, seconds=time.perf_counter() - t0,
                seconds_jampy=t_jampy)  # fmt: skip
