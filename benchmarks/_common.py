@@ -17,9 +17,9 @@ __all__ = [
 
 
 def machine_info() -> dict:
-    """:func:`jaxjam.commands.bench.machine.machine_info`, imported late: importing jaxjam imports
+    """:func:`jaxjam.cli.bench.machine.machine_info`, imported late: importing jaxjam imports
     numpy, which must come after :func:`single_thread_blas`."""
-    from jaxjam.commands.bench.machine import machine_info as info
+    from jaxjam.cli.bench.machine import machine_info as info
 
     return info()
 
@@ -38,8 +38,8 @@ def single_thread_blas() -> None:
 
 
 def parse_grid(text: str):
-    """``"N_R,N_THETA,R_MIN_RE,R_MAX_RE"`` → :class:`jaxjam.grid.PolarGrid`."""
-    from jaxjam.grid import PolarGrid
+    """``"N_R,N_THETA,R_MIN_RE,R_MAX_RE"`` → :class:`jaxjam.core.grid.PolarGrid`."""
+    from jaxjam.core.grid import PolarGrid
 
     n_r, n_theta, r_min, r_max = text.split(",")
     return PolarGrid(int(n_r), int(n_theta), float(r_min), float(r_max))

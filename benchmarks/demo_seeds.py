@@ -3,7 +3,7 @@
 One seed's medians carry the sampler's Monte Carlo noise (about 0.04σ) and, on M32, the luck
 of how long its chains spend in the posterior's low-ratio tail. This fits the demo's data
 with the shipped model and the default settings for each seed, and reports each posterior
-median's offset from emcee over jampy (reweighted to nlos 120: ``jaxjam/data/
+median's offset from emcee over jampy (reweighted to nlos 120: ``src/jaxjam/data/
 m32_jampy_emcee.json``) in units of jampy's posterior width, with R-hat, ESS and timings.
 
     python benchmarks/demo_seeds.py [--seeds 0,1,2,3] [--refine-maps 20]
@@ -20,8 +20,8 @@ from importlib import resources
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.commands.demo import m32_galaxy
-from jaxjam.emulator import Emulator
+from jaxjam.cli.demo import m32_galaxy
+from jaxjam.emulator.emulator import Emulator
 from jaxjam.inference import PARAM_NAMES, FitConfig, fit
 
 

@@ -1,5 +1,5 @@
 """Refinement at JAM's physical edge: calibration mock ``ifu`` 10 (ratio 0.524, V² ≤ 0 at some
-outer nodes). Converged, padded jampy maps (:data:`jaxjam.reference.CONVERGED`) at 24 points
+outer nodes). Converged, padded jampy maps (:data:`jaxjam.reference.jam.CONVERGED`) at 24 points
 near the truth; prints the masked node targets, the refined model's leave-one-out error at
 the bins through the PSF (against those jampy maps through the exact layer) and the error of
 the fit's Chebyshev table of the refined network.
@@ -13,8 +13,8 @@ import numpy as np
 from calibration import _build
 
 from jaxjam import Emulator
-from jaxjam.commands.bench.survey import SURVEY_PRIOR
-from jaxjam.forward import reached_nodes
+from jaxjam.cli.bench.survey import SURVEY_PRIOR
+from jaxjam.core.forward import reached_nodes
 from jaxjam.inference import FitConfig
 from jaxjam.inference.pool import JampyPool
 from jaxjam.inference.problem import (
@@ -25,7 +25,7 @@ from jaxjam.inference.problem import (
     tabulate_problem,
 )
 from jaxjam.inference.refine import jampy_maps
-from jaxjam.reference import CONVERGED
+from jaxjam.reference.jam import CONVERGED
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--seed", type=int, default=0)

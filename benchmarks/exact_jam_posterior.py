@@ -51,7 +51,7 @@ def main() -> None:
     from jaxjam.inference.planes import integrate, jampy_plane
     from jaxjam.inference.pool import jampy_pool
     from jaxjam.inference.priors import PARAM_NAMES, PriorBounds
-    from jaxjam.reference import CONVERGED
+    from jaxjam.reference.jam import CONVERGED
 
     galaxy, truth = make_mock(np.random.default_rng([args.seed, args.index]))
     bounds = PriorBounds().resolve(galaxy.mge.qobs_min)

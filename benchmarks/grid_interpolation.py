@@ -59,8 +59,8 @@ def main():
     from _galaxies import benchmark_galaxies
     from scipy.interpolate import RegularGridInterpolator
 
+    from jaxjam.core.grid import PolarGrid
     from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
-    from jaxjam.grid import PolarGrid
 
     labels = LabelConfig(**parse_settings(args.labels)) if args.labels else LabelConfig()
     r_max = PolarGrid().r_max_re

@@ -1,6 +1,6 @@
 """jampy's nonlinearity for halo-dominated potentials (issue 15's measurement).
 
-The halo label (:data:`jaxjam.components.HALO`: jampy's linear response to one spherical
+The halo label (:data:`jaxjam.core.components.HALO`: jampy's linear response to one spherical
 Gaussian of width s, taken at ``halo_ref_mass(s)``) is compared with direct jampy calls that
 put that Gaussian in the potential at 1, 3, 10 and 30 times the reference mass, where the halo
 carries up to most of V². The number reported is ``max |(A + m H) / V²_direct − 1|`` over a
@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam import components as comp
+from jaxjam.core import components as comp
+from jaxjam.core.geometry import inc_from_q_int
+from jaxjam.core.grid import PolarGrid
+from jaxjam.core.scaling import v2_unit_kms2
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges
-from jaxjam.geometry import inc_from_q_int
-from jaxjam.grid import PolarGrid
-from jaxjam.reference import JampyScale, JampySettings, _physical_mge, _proj, grid_maps, padded
-from jaxjam.scaling import v2_unit_kms2
+from jaxjam.reference.jam import JampyScale, JampySettings, _physical_mge, _proj, grid_maps, padded
 
 LOG10_WIDTHS = (-3.5, -2.0, -1.0, 0.0, 1.0, 1.8)
 FACTORS = (1.0, 3.0, 10.0, 30.0)

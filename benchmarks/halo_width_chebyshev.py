@@ -1,15 +1,15 @@
 """How many Chebyshev terms in log s the network v2's halo head needs (issue 15's measurement).
 
-The v2 network predicts the halo basis map (:data:`jaxjam.components.HALO`, the response to
+The v2 network predicts the halo basis map (:data:`jaxjam.core.components.HALO`, the response to
 one spherical Gaussian of width s) as a Chebyshev series in x = log10 s/R_e mapped onto
 [−1, 1] over the component's input range, so that at a fixed width the halo is a linear head of
-the MLP's last hidden layer like the stars and the black hole (:mod:`jaxjam.network`). This
+the MLP's last hidden layer like the stars and the black hole (:mod:`jaxjam.emulator.network`). This
 script measures the truncation error of that series on real photometry: jampy's halo label at
 ``--n-fit`` Chebyshev–Lobatto widths is interpolated at degrees ``--degrees`` and compared
 with jampy at ``--n-test`` other widths drawn uniformly in log s.
 
 The error is that of the halo's part of V² at its reference mass (the label's own,
-:func:`jaxjam.components.halo_ref_mass`), relative to the total: ``max |Δ(m_ref H)| / (A +
+:func:`jaxjam.core.components.halo_ref_mass`), relative to the total: ``max |Δ(m_ref H)| / (A +
 m_ref H)``, over a grid from 1e-4 to 3 R_e, for M32, NGC 4342 and NGC 5831 (mgefit's MGEs,
 padded), at the v2 labels' settings (nang 30, nlos 120).
 
@@ -31,9 +31,9 @@ import numpy as np  # noqa: E402
 from numpy.polynomial import chebyshev as cheb  # noqa: E402
 
 from jaxjam import components as comp  # noqa: E402
+from jaxjam.core.grid import PolarGrid  # noqa: E402
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges  # noqa: E402
-from jaxjam.grid import PolarGrid  # noqa: E402
-from jaxjam.reference import JampyScale, JampySettings, grid_maps  # noqa: E402
+from jaxjam.reference.jam import JampyScale, JampySettings, grid_maps  # noqa: E402
 
 
 def main() -> None:

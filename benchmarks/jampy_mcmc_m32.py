@@ -1,11 +1,11 @@
 """jampy-in-the-loop MCMC on the M32 example: the reference posterior for ``jaxjam demo``.
 
-emcee (affine-invariant ensemble) over padded ``jam.axi.proj`` (:mod:`jaxjam.reference`) at
+emcee (affine-invariant ensemble) over padded ``jam.axi.proj`` (:mod:`jaxjam.reference.jam`) at
 jampy's default accuracy (nang 15, nlos 30; ``jampy_mcmc_reweight.py`` then reweights to the
 converged settings), with the
 same data, PSF and priors as ``jaxjam fit``'s defaults (uniform in q_int ∈ (0.051, q'min),
 ratio ∈ [0.5, 1], log10 M_BH ∈ [4, 10.5], log10 M/L ∈ [−1, 1.5]). Walkers start in a small
-ball around jampy's capfit solution (``jaxjam/data/m32_capfit.json``). The chain is saved in an
+ball around jampy's capfit solution (``src/jaxjam/data/m32_capfit.json``). The chain is saved in an
 HDF5 backend after every step: a killed run resumes where it stopped when rerun.
 
     python benchmarks/jampy_mcmc_m32.py [--steps 3000 --walkers 16 --workers 2 --seed 0]
@@ -28,10 +28,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.commands.bench.jampy_posterior import JampyLogPosterior, start_ball
-from jaxjam.commands.demo import m32_galaxy
+from jaxjam.cli.bench.jampy_posterior import JampyLogPosterior, start_ball
+from jaxjam.cli.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
-from jaxjam.reference import JampySettings
+from jaxjam.reference.jam import JampySettings
 
 #: jampy's own default accuracy, padded: fast enough for 32,000 calls.
 DEFAULT_ACCURACY = JampySettings(nang=15, nlos=30)

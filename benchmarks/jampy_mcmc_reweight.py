@@ -10,8 +10,8 @@ percentiles are the converged posterior. The weights' effective sample size is r
 
     python benchmarks/jampy_mcmc_reweight.py [--workers 2 --nang 30 --nlos 120]
 
-Every jampy call is padded (:mod:`jaxjam.reference`); the defaults are its converged settings.
-The committed ``jaxjam/data/m32_jampy_emcee.json`` predates this: its chain ran on the unpadded
+Every jampy call is padded (:mod:`jaxjam.reference.jam`); the defaults are its converged settings.
+The committed ``src/jaxjam/data/m32_jampy_emcee.json`` predates this: its chain ran on the unpadded
 M32 MGE and was reweighted to nang 15 / nlos 120 (its ``source`` says so).
 
 Reads benchmarks/out/jampy_mcmc_m32.h5; writes benchmarks/out/jampy_mcmc_m32_converged.json.
@@ -30,10 +30,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.commands.bench.jampy_posterior import JampyLogPosterior
-from jaxjam.commands.demo import m32_galaxy
+from jaxjam.cli.bench.jampy_posterior import JampyLogPosterior
+from jaxjam.cli.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
-from jaxjam.reference import CONVERGED, JampySettings
+from jaxjam.reference.jam import CONVERGED, JampySettings
 
 
 def weighted_quantiles(x, w, qs):

@@ -87,8 +87,8 @@ def main():
 
     from _galaxies import benchmark_galaxies
 
+    from jaxjam.core.grid import PolarGrid
     from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
-    from jaxjam.grid import PolarGrid
 
     grid = parse_grid(args.grid) if args.grid else PolarGrid()
     inner = (grid.r_re < 0.1)[:, None] * np.ones(grid.shape, bool)

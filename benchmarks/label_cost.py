@@ -65,7 +65,7 @@ def main() -> None:
 
     from jaxjam.data_gen.config import GeneratorConfig
     from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
-    from jaxjam.reference import jampy_version
+    from jaxjam.reference.jam import jampy_version
 
     config = GeneratorConfig.from_dict(json.loads(Path(args.config).read_text()))
     inputs = {c.input_name: 0.0 for c in config.model_components if c.input_name}  # s = R_e

@@ -1,17 +1,18 @@
-"""Reproduce jaxjam/data/m32_capfit.json: jampy's own capfit example on M32 (the demo's reference).
+"""Reproduce src/jaxjam/data/m32_capfit.json: jampy's own capfit example on M32 (the demo's
+reference).
 
-python benchmarks/m32_capfit.py [--out jaxjam/data/m32_capfit.json]
+python benchmarks/m32_capfit.py [--out src/jaxjam/data/m32_capfit.json]
 """
 
 import argparse
 import json
 import time
 
-from jaxjam.commands.demo import capfit_m32
+from jaxjam.cli.demo import capfit_m32
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default="jaxjam/data/m32_capfit.json")
+    ap.add_argument("--out", default="src/jaxjam/data/m32_capfit.json")
     args = ap.parse_args()
     t0 = time.perf_counter()
     res = capfit_m32()

@@ -10,15 +10,15 @@ import io
 import jampy as jam
 import numpy as np
 
-from jaxjam.commands.bench.jampy_posterior import jampy_vrms
-from jaxjam.commands.demo import m32_galaxy
-from jaxjam.geometry import beta_eq37, inc_from_q_int
+from jaxjam.cli.bench.jampy_posterior import jampy_vrms
+from jaxjam.cli.demo import m32_galaxy
+from jaxjam.core.geometry import beta_eq37, inc_from_q_int
 
 g = m32_galaxy()
 m, k = g.mge, g.kinematics
 th = (0.3653, 0.8386, 6.3348, 0.1423)
 for nang in (15, 30):
-    from jaxjam.reference import JampySettings
+    from jaxjam.reference.jam import JampySettings
 
     s = JampySettings(nang=nang, nlos=120)
     vp = jampy_vrms(g, th, settings=s)

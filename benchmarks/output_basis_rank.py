@@ -1,8 +1,8 @@
 """How large the v2 network's output basis must be: the truncation error of a PCA basis.
 
-The factorised head (:class:`jaxjam.network.FactorisedHead`) represents each component's
+The factorised head (:class:`jaxjam.emulator.network.FactorisedHead`) represents each component's
 standardised map in a basis of ``head_rank`` maps, started from the principal maps of the
-training targets (:func:`jaxjam.batches.pca_basis`). This script measures the floor that a
+training targets (:func:`jaxjam.emulator.batches.pca_basis`). This script measures the floor that a
 *fixed* basis of each rank puts under the network's error: the principal maps of the first
 ``--train-fraction`` of a store's physical samples, least-squares projections of the rest,
 and the relative Vrms error of the projected maps, as the training loss weighs it (stars:
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam import components as comp
-from jaxjam.batches import pca_basis, store_inputs
+from jaxjam.core import components as comp
 from jaxjam.data_gen.store import StoreReader
-from jaxjam.transforms import Normalization, per_component_inputs
+from jaxjam.emulator.batches import pca_basis, store_inputs
+from jaxjam.emulator.transforms import Normalization, per_component_inputs
 
 
 def main() -> None:

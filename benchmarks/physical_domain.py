@@ -49,8 +49,8 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from jaxjam.core.geometry import Q_INT_MIN
     from jaxjam.data_gen.store import StoreReader
-    from jaxjam.geometry import Q_INT_MIN
 
     r = StoreReader(args.store)
     done = np.nonzero(r.completed_mask())[0]

@@ -3,7 +3,7 @@
 At a fixed anisotropy field the Jeans equations are linear in the potential, and the LOS
 moment Σ·V² is linear in the tracer density, so jampy's V² should equal the sum of calls with
 one mass Gaussian each, and Σ·V² the sum of calls with one tracer Gaussian each, weighted by
-their surface brightness. The halo basis of DESIGN.md (and of ``jaxjam.components.HALO``) and
+their surface brightness. The halo basis of DESIGN.md (and of ``jaxjam.core.components.HALO``) and
 the black-hole response rely on the first; a pair-kernel emulator would rely on both.
 
 Case: a 3-Gaussian MGE (σ 0.3/1.5/6″, q' 0.6/0.75/0.9, i = 70°, eq.-37 ratio 0.8, 10 Mpc),
@@ -43,8 +43,8 @@ single_thread_blas()
 import numpy as np  # noqa: E402
 from _common import machine_info, write_json  # noqa: E402
 
-from jaxjam.mge import MGE  # noqa: E402
-from jaxjam.reference import CONVERGED, _proj, jampy_version, padded  # noqa: E402
+from jaxjam.core.mge import MGE  # noqa: E402
+from jaxjam.reference.jam import CONVERGED, _proj, jampy_version, padded  # noqa: E402
 
 BASE = MGE(surf_lsun_pc2=[1e4, 2e3, 3e2], sigma_arcsec=[0.3, 1.5, 6.0], qobs=[0.6, 0.75, 0.9])
 INC_DEG, DISTANCE_MPC, RATIO = 70.0, 10.0, 0.8

@@ -6,14 +6,14 @@ Usage::
 
 For the M32 demo (175 AO bins, jampy's example data), the NGC 4342 mock (709 bins, AO-like
 PSF) and the NGC 5831 mock (709 bins, seeing) of
-:data:`jaxjam.commands.bench.mocks.REAL_MOCKS`, at the mock's truth and at one more
+:data:`jaxjam.cli.bench.mocks.REAL_MOCKS`, at the mock's truth and at one more
 (q_int, ratio), this compares
 
-- padded jampy at the bins (:func:`jaxjam.reference.vrms_at_bins`) at several (nang, nlos);
-- the certificate's truth: jampy's grid maps at :data:`jaxjam.reference.CONVERGED` (only the
-  nodes the bins reach), through jaxjam's exact layer (:func:`jaxjam.forward.bin_operator`);
+- padded jampy at the bins (:func:`jaxjam.reference.jam.vrms_at_bins`) at several (nang, nlos);
+- the certificate's truth: jampy's grid maps at :data:`jaxjam.reference.jam.CONVERGED` (only the
+  nodes the bins reach), through jaxjam's exact layer (:func:`jaxjam.core.forward.bin_operator`);
 
-against padded jampy at the bins at :data:`jaxjam.reference.REFERENCE` (nang 45, nlos 800),
+against padded jampy at the bins at :data:`jaxjam.reference.jam.REFERENCE` (nang 45, nlos 800),
 and times each call (one process, one BLAS thread). Writes ``reference_settings.json``
 (or ``--name``).
 
@@ -48,8 +48,8 @@ def _stats(v, ref):
 
 
 def _cases():
-    from jaxjam.commands.bench.mocks import real_mock
-    from jaxjam.commands.demo import m32_galaxy
+    from jaxjam.cli.bench.mocks import real_mock
+    from jaxjam.cli.demo import m32_galaxy
 
     m32 = m32_galaxy()
     yield "M32", m32, [(0.365, 0.84, 6.33, 0.142), (0.25, 0.7, 6.5, 0.1)]
@@ -73,7 +73,7 @@ def main():
         "--reference",
         default=None,
         metavar="NANG,NLOS",
-        help="the reference [default: jaxjam.reference.REFERENCE, 45,800]",
+        help="the reference [default: jaxjam.reference.jam.REFERENCE, 45,800]",
     )
     args = ap.parse_args()
     settings = ([tuple(parse_settings(v).values()) for v in args.settings] if args.settings
@@ -82,10 +82,10 @@ def main():
 
     import jax.numpy as jnp
 
-    from jaxjam.emulator import Emulator
-    from jaxjam.forward import apply_operator, bin_operator, extend_outward, reached_nodes
-    from jaxjam.reference import CONVERGED, REFERENCE, JampyScale, JampySettings, grid_maps
-    from jaxjam.reference import vrms_at_bins as at_bins
+    from jaxjam.core.forward import apply_operator, bin_operator, extend_outward, reached_nodes
+    from jaxjam.emulator.emulator import Emulator
+    from jaxjam.reference.jam import CONVERGED, REFERENCE, JampyScale, JampySettings, grid_maps
+    from jaxjam.reference.jam import vrms_at_bins as at_bins
 
     reference = JampySettings(**parse_settings(args.reference)) if args.reference else REFERENCE
     grid = Emulator.load().grid

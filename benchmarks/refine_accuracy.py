@@ -21,15 +21,15 @@ import jax.numpy as jnp
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.commands.bench.mocks import draw_setup
-from jaxjam.commands.bench.survey import SURVEY_PRIOR
+from jaxjam.cli.bench.mocks import draw_setup
+from jaxjam.cli.bench.survey import SURVEY_PRIOR
 from jaxjam.data_gen.jam_labels import component_maps
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges
-from jaxjam.emulator import Emulator
-from jaxjam.evaluation import vrms_errors
+from jaxjam.emulator.emulator import Emulator
+from jaxjam.emulator.evaluation import vrms_errors
+from jaxjam.emulator.network import with_head
 from jaxjam.inference import FitConfig, PriorBounds
 from jaxjam.inference.refine import refine_head
-from jaxjam.network import with_head
 
 
 def _maps(emu, state, mge, q_int, ratio):

@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from calibration import make_mock  # noqa: E402
 
-from jaxjam.mge import write_mge  # noqa: E402
+from jaxjam.core.mge import write_mge  # noqa: E402
 
 REFERENCE = Path(__file__).parent / "reference" / "jampy_mcmc_m32.json"
 
@@ -64,9 +64,9 @@ def main() -> None:
                     help="WORKERS:MODE survey runs, in order")  # fmt: skip
     args = ap.parse_args()
 
-    from jaxjam.commands.bench.jampy_posterior import jampy_vrms
-    from jaxjam.commands.bench.timing import time_call
-    from jaxjam.commands.survey import read_catalog, run_survey
+    from jaxjam.cli.bench.jampy_posterior import jampy_vrms
+    from jaxjam.cli.bench.timing import time_call
+    from jaxjam.cli.survey import read_catalog, run_survey
     from jaxjam.inference import FitConfig
     from jaxjam.inference.certify import CertifyConfig
 

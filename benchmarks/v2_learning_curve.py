@@ -4,7 +4,8 @@ For each training-set size N it trains (or resumes) a run on the store's first N
 samples (``TrainConfig.max_samples``; the run directories are ``RUNS/n{N}``, so a killed
 benchmark resumes where it stopped), then measures the best model on held-out samples of the
 same store that no run read (finished samples after the largest N, or ``--heldout STORE`` of
-another seed) with :func:`jaxjam.store_accuracy.store_accuracy`: relative Vrms error against
+another seed) with :func:`jaxjam.emulator.store_accuracy.store_accuracy`: relative Vrms error
+against
 the store's jampy labels (converged, padded; see the store's manifest) for the stars alone,
 stars + black hole at M_BH/M* = 1e-3, 3e-3, 1e-2, stars + halo at its reference mass, and the
 physical radius. The curve against optimisation steps is each run's validation history.
@@ -79,8 +80,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from jaxjam.data_gen.store import StoreReader
-    from jaxjam.store_accuracy import store_accuracy
-    from jaxjam.training import TrainConfig, train
+    from jaxjam.emulator.store_accuracy import store_accuracy
+    from jaxjam.emulator.training import TrainConfig, train
 
     base = TrainConfig.from_json(args.config)
     if args.epochs:

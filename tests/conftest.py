@@ -17,9 +17,9 @@ os.environ.setdefault("JAXJAM_CACHE_DIR", os.environ["JAX_COMPILATION_CACHE_DIR"
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from jaxjam.core.grid import PolarGrid  # noqa: E402
 from jaxjam.data_gen.config import GeneratorConfig  # noqa: E402
 from jaxjam.data_gen.real_galaxies import m32_mge  # noqa: E402
-from jaxjam.grid import PolarGrid  # noqa: E402
 
 
 @pytest.fixture(scope="session")

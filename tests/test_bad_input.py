@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.commands.cli import main
-from jaxjam.emulator import DomainError, Emulator
-from jaxjam.inference import Galaxy
-from jaxjam.kinematics import (
+from jaxjam.cli.main import main
+from jaxjam.core.kinematics import (
     MAX_BINS,
     DuplicateBinsWarning,
     Kinematics,
     duplicate_bins,
     read_kinematics,
 )
-from jaxjam.mge import read_mge
-from jaxjam.physics import bins_to_model_frame
-from jaxjam.psf import MAX_GRID_CELLS, PSF, CartesianGrid
-from jaxjam.training import TrainConfig
+from jaxjam.core.mge import read_mge
+from jaxjam.core.physics import bins_to_model_frame
+from jaxjam.core.psf import MAX_GRID_CELLS, PSF, CartesianGrid
+from jaxjam.emulator.emulator import DomainError, Emulator
+from jaxjam.emulator.training import TrainConfig
+from jaxjam.inference import Galaxy
 
 KIN_FILE = resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt"
 MGE_FILE = resources.files("jaxjam") / "data" / "m32_mge.txt"
@@ -253,7 +253,7 @@ def test_predict_refuses_a_black_hole_beyond_the_trained_range():
 def test_new_models_record_the_black_holes_range():
     from jaxjam.data_gen.config import GeneratorConfig
     from jaxjam.data_gen.jam_labels import LabelConfig
-    from jaxjam.training import _domain
+    from jaxjam.emulator.training import _domain
 
     config = GeneratorConfig(labels=LabelConfig(bh_max_fraction=5e-3)).to_dict()
     domain = _domain({"config": config, "grid": config["grid"]})

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.commands.bench import forward
-from jaxjam.commands.bench.survey import extrapolate
-from jaxjam.commands.bench.table import ROWS, markdown_table
-from jaxjam.commands.cli import main
-from jaxjam.emulator import Emulator
+from jaxjam.cli.bench import forward
+from jaxjam.cli.bench.survey import extrapolate
+from jaxjam.cli.bench.table import ROWS, markdown_table
+from jaxjam.cli.main import main
+from jaxjam.emulator.emulator import Emulator
 
 
 @pytest.fixture(scope="module")

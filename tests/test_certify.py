@@ -7,15 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.commands.demo import m32_galaxy
-from jaxjam.emulator import Emulator
-from jaxjam.forward import apply_operator, extend_outward, reached_nodes
+from jaxjam.cli.demo import m32_galaxy
+from jaxjam.core.forward import apply_operator, extend_outward, reached_nodes
+from jaxjam.emulator.emulator import Emulator
+from jaxjam.emulator.network import head_of, with_head
 from jaxjam.inference import FitConfig, NUTSConfig, PriorBounds, fit
 from jaxjam.inference.certify import CertifyConfig, jampy_log_likelihood, pick_draws, verdict
 from jaxjam.inference.planes import Plane, jampy_plane
 from jaxjam.inference.problem import galaxy_operator
-from jaxjam.network import head_of, with_head
-from jaxjam.reference import CONVERGED, LABELS, JampyScale, grid_maps, padded, vrms_at_bins
+from jaxjam.reference.jam import CONVERGED, LABELS, JampyScale, grid_maps, padded, vrms_at_bins
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_ml_multiplies_mbh_and_the_mge_is_padded(galaxy):
     scaled by Υ and ml=1; the padded MGE has one more, negligible Gaussian."""
     import jampy as jam
 
-    from jaxjam.geometry import beta_eq37, inc_from_q_int
+    from jaxjam.core.geometry import beta_eq37, inc_from_q_int
 
     m, k = galaxy.mge, galaxy.kinematics
     inner = np.argsort(np.hypot(k.x_arcsec, k.y_arcsec))[:40]  # where the black hole matters

@@ -8,11 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam import components
+from jaxjam.core import components
+from jaxjam.core.grid import PolarGrid
 from jaxjam.data_gen.config import GeneratorConfig
-from jaxjam.grid import PolarGrid
-from jaxjam.network import NetworkConfig
-from jaxjam.reference import LABELS, JampyScale, grid_maps
+from jaxjam.emulator.network import NetworkConfig
+from jaxjam.reference.jam import LABELS, JampyScale, grid_maps
 
 #: Mass of the labels' reference halo, in units of L_tot (Υ = 1).
 HALO_REF_FRACTION = 0.1
@@ -52,7 +52,7 @@ GRID = PolarGrid(n_r=8, n_theta=4)
 
 @pytest.fixture(scope="module")
 def m32_galaxy():
-    from jaxjam.commands.demo import m32_galaxy
+    from jaxjam.cli.demo import m32_galaxy
 
     return m32_galaxy()
 
@@ -77,8 +77,8 @@ def test_the_new_label_is_jampy_with_the_halo_in_the_potential(m32):
     halo of another mass in the potential. jampy is slightly nonlinear in the potential, as
     for the black hole; measured on the 8×4 grid (M32, NGC 4342, NGC 5831, nang 15 and 30),
     ≤ 4e-7 at M = 0.3 L_tot (the halo 25–30% of V²) and ≤ 2.6e-6 at M = L_tot (53–59%)."""
-    from jaxjam.geometry import inc_from_q_int
-    from jaxjam.reference import _physical_mge, _proj, padded
+    from jaxjam.core.geometry import inc_from_q_int
+    from jaxjam.reference.jam import _physical_mge, _proj, padded
 
     norm, re, _ = m32.normalized()
     scale = JampyScale(0.7, re, m32.luminosity_lsun(0.7))
@@ -92,7 +92,7 @@ def test_the_new_label_is_jampy_with_the_halo_in_the_potential(m32):
     inc = inc_from_q_int(0.4, norm.qobs_min)
     out = _proj(lum, inc, 0.0, 0.7, (x_re * re).ravel(), (y_re * re).ravel(), 0.9, 1, LABELS,
                 pot, interp=False)  # fmt: skip
-    from jaxjam.scaling import v2_unit_kms2
+    from jaxjam.core.scaling import v2_unit_kms2
 
     direct = np.asarray(out.vel2[2, 2]).reshape(GRID.shape) / v2_unit_kms2(scale.lum_lsun, re, 0.7)
     linear = maps["A"] + mass / scale.lum_lsun * maps["H"]
@@ -118,8 +118,8 @@ def three_store(tmp_path_factory):
 
 
 def test_store_holds_one_map_per_component(three_store):
+    from jaxjam.core.mge import MGE
     from jaxjam.data_gen.store import StoreReader
-    from jaxjam.mge import MGE
 
     path, cfg = three_store
     r = StoreReader(path)
@@ -137,8 +137,8 @@ def test_store_holds_one_map_per_component(three_store):
 
 @pytest.fixture(scope="module")
 def three_emulator(three_store, tmp_path_factory):
-    from jaxjam.emulator import Emulator
-    from jaxjam.training import TrainConfig, train
+    from jaxjam.emulator.emulator import Emulator
+    from jaxjam.emulator.training import TrainConfig, train
 
     path, _ = three_store
     net = NetworkConfig(conv_channels=(4, 4, 4, 4, 4), n_features=8, mlp_width=32, mlp_depth=2,
@@ -159,7 +159,7 @@ def three_emulator(three_store, tmp_path_factory):
 
 
 def test_prediction_sums_the_three_components(three_emulator, m32_galaxy):
-    from jaxjam.forward import apply_operator, bin_operator
+    from jaxjam.core.forward import apply_operator, bin_operator
 
     emu, g = three_emulator, m32_galaxy
     assert emu.components == THREE

@@ -1,14 +1,14 @@
-"""One config helper (jaxjam.configs) for every frozen config: nested, tuples, unknown keys."""
+"""One config helper (jaxjam.core.configs) for every frozen config: nested, tuples, unknown keys."""
 
 import json
 
 import pytest
 
-from jaxjam.configs import from_dict, from_json
+from jaxjam.core.configs import from_dict, from_json
+from jaxjam.core.grid import PolarGrid
 from jaxjam.data_gen.config import GeneratorConfig
-from jaxjam.grid import PolarGrid
+from jaxjam.emulator.training import TrainConfig
 from jaxjam.inference import FitConfig, NUTSConfig
-from jaxjam.training import TrainConfig
 
 
 def test_nested_configs_and_tuples_round_trip_through_json(tmp_path):

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.commands.cli import main
+from jaxjam.cli.main import main
+from jaxjam.core.geometry import beta_eq37, inc_from_q_int
+from jaxjam.core.grid import PolarGrid
+from jaxjam.core.mge import write_mge
+from jaxjam.core.physics import bins_to_model_frame, interpolation_matrix
+from jaxjam.core.psf import PSF
+from jaxjam.core.scaling import v2_unit_kms2
 from jaxjam.data_gen.jam_labels import JampyScale, component_maps
-from jaxjam.emulator import DomainError, Emulator, default_model_dir
-from jaxjam.geometry import beta_eq37, inc_from_q_int
-from jaxjam.grid import PolarGrid
-from jaxjam.mge import write_mge
-from jaxjam.network import NetworkConfig
-from jaxjam.physics import bins_to_model_frame, interpolation_matrix
-from jaxjam.psf import PSF
-from jaxjam.scaling import v2_unit_kms2
-from jaxjam.training import TrainConfig, train
+from jaxjam.emulator.emulator import DomainError, Emulator, default_model_dir
+from jaxjam.emulator.network import NetworkConfig
+from jaxjam.emulator.training import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_evaluate_on_held_out_store(tmp_path, model_dir, tiny_store, tiny_config
     import json
 
     from jaxjam.data_gen.generate import generate
-    from jaxjam.evaluation import evaluate
+    from jaxjam.emulator.evaluation import evaluate
 
     with pytest.raises(ValueError, match="training set"):
         evaluate(model_dir, tiny_store, tmp_path / "train.json", n_real_draws=0)

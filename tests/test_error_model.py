@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from jaxjam.error_model import basis, bin_modes, measure, select
-from jaxjam.grid import PolarGrid
+from jaxjam.core.grid import PolarGrid
+from jaxjam.emulator.error_model import basis, bin_modes, measure, select
 
 
 def test_measure_recovers_known_mode_amplitudes():

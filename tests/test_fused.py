@@ -1,4 +1,4 @@
-"""The per-step function of a fit (:mod:`jaxjam.fused`) against the unfused forward model.
+"""The per-step function of a fit (:mod:`jaxjam.emulator.fused`) against the unfused forward model.
 
 The reference is ``apply_operator(maps_fn(...))``, the layer that ``test_psf.py`` validates
 against jampy's own PSF-convolved ``jam.axi.proj``; its derivatives are JAX's reverse mode.
@@ -9,13 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.commands.demo import M32_PSF, m32_galaxy
-from jaxjam.emulator import Emulator
-from jaxjam.forward import bin_operator, bin_values
-from jaxjam.fused import fold_linear_heads, split_head
+from jaxjam.cli.demo import M32_PSF, m32_galaxy
+from jaxjam.core.forward import bin_operator, bin_values
+from jaxjam.emulator.emulator import Emulator
+from jaxjam.emulator.fused import fold_linear_heads, split_head
+from jaxjam.emulator.network import head_of, with_head
 from jaxjam.inference import FitConfig, build_problem
 from jaxjam.inference.likelihood import log_posterior
-from jaxjam.network import head_of, with_head
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import pytest
 import zarr
 from click.testing import CliRunner
 
-from jaxjam.commands.cli import main
+from jaxjam.cli.main import main
+from jaxjam.core.mge import MGE
+from jaxjam.core.photometry import render_photometry
 from jaxjam.data_gen.generate import compute_task, generate
 from jaxjam.data_gen.jam_labels import component_maps
 from jaxjam.data_gen.store import StoreReader, split_by_photometry
-from jaxjam.mge import MGE
-from jaxjam.photometry import render_photometry
 
 N = 24  # 6 tasks of 4 samples with the tiny config
 
@@ -73,7 +73,7 @@ def test_real_kill_then_resume_is_bit_identical(tmp_path, reference_store, tiny_
     cfg_file = tmp_path / "cfg.json"
     cfg_file.write_text(json.dumps(tiny_config.to_dict()))
     path = tmp_path / "killed.zarr"
-    cmd = [sys.executable, "-m", "jaxjam.commands.cli", "generate", "--n", str(N), "--out",
+    cmd = [sys.executable, "-m", "jaxjam.cli.main", "generate", "--n", str(N), "--out",
            str(path), "--seed", "11", "--workers", "2", "--config", str(cfg_file),
            "--quiet"]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,

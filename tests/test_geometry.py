@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jaxjam.geometry import (
+from jaxjam.core.geometry import (
     Q_INT_MIN,
     beta_eq37,
     check_q_int,

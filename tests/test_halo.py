@@ -9,14 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from jaxjam import components as comp
+from jaxjam.core import components as comp
+from jaxjam.core.geometry import inc_from_q_int
+from jaxjam.core.grid import PolarGrid
+from jaxjam.core.scaling import v2_unit_kms2
 from jaxjam.data_gen.config import GeneratorConfig
 from jaxjam.data_gen.jam_labels import physical_radius_re
 from jaxjam.data_gen.sampler import SamplerConfig
-from jaxjam.geometry import inc_from_q_int
-from jaxjam.grid import PolarGrid
-from jaxjam.reference import LABELS, JampyScale, _physical_mge, _proj, grid_maps, padded
-from jaxjam.scaling import v2_unit_kms2
+from jaxjam.reference.jam import LABELS, JampyScale, _physical_mge, _proj, grid_maps, padded
 
 GRID = PolarGrid(n_r=8, n_theta=4, r_min_re=1e-4, r_max_re=3.0)
 WITH_HALO = (comp.STARS, comp.BLACK_HOLE, comp.HALO)
@@ -64,7 +64,7 @@ def test_halo_basis_reproduces_jampy_with_a_gnfw_halo(m32):
     surf_dm = surf_dm * 0.5 * stars_re / (dark_re * 0.5)  # f_DM(< R_e) = 0.5 with Υ = 1
     direct = _direct_v2(norm, scale, q_int, ratio, (surf_dm, sigma_dm, np.ones_like(surf_dm)))
 
-    from jaxjam.constants import pc_per_arcsec
+    from jaxjam.core.constants import pc_per_arcsec
 
     mass_msun = 2 * np.pi * surf_dm * (sigma_dm * pc_per_arcsec(scale.distance_mpc)) ** 2
     basis = None
@@ -145,7 +145,7 @@ def v2_store(tmp_path_factory):
 def test_v2_store_holds_widths_physical_radii_and_jampy_labels(v2_store):
     import zarr
 
-    from jaxjam.mge import MGE
+    from jaxjam.core.mge import MGE
 
     path, _ = v2_store
     g = zarr.open_group(str(path), mode="r")
@@ -196,8 +196,8 @@ V2_NET = dict(conv_channels=(4, 4, 4, 4, 4), n_features=8, mlp_width=32, mlp_dep
 
 def test_training_refuses_a_network_that_does_not_take_the_halo_width(v2_store):
     from jaxjam.data_gen.store import StoreReader
-    from jaxjam.network import NetworkConfig
-    from jaxjam.training import TrainConfig, _store_components
+    from jaxjam.emulator.network import NetworkConfig
+    from jaxjam.emulator.training import TrainConfig, _store_components
 
     path, _ = v2_store
     for net in (NetworkConfig(n_components=3),
@@ -212,9 +212,9 @@ def test_a_v2_network_learns_the_halo_store_and_reloads(tmp_path, v2_store):
     reloads to the same predictions (a save/load round trip)."""
     import jax.numpy as jnp
 
-    from jaxjam.checkpoint import load_model
-    from jaxjam.network import NetworkConfig
-    from jaxjam.training import TrainConfig, train
+    from jaxjam.emulator.checkpoint import load_model
+    from jaxjam.emulator.network import NetworkConfig
+    from jaxjam.emulator.training import TrainConfig, train
 
     path, _ = v2_store
     net = NetworkConfig(**V2_NET, input_ranges=(None, None, comp.HALO.input_range),
@@ -235,13 +235,13 @@ def test_a_v2_network_learns_the_halo_store_and_reloads(tmp_path, v2_store):
     for a, b in zip(out1, out2, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert out1[0].shape == (1, 3, 8, 4) and out1[1].shape == (1, 4)
-    from jaxjam.emulator import Emulator
+    from jaxjam.emulator.emulator import Emulator
 
     with pytest.raises(ValueError, match="v2 network layout"):
         Emulator.load(tmp_path / "run" / "model")
     # the store-accuracy measurement takes the v2 model: every case, over the physical samples
     from jaxjam.data_gen.store import StoreReader
-    from jaxjam.store_accuracy import store_accuracy
+    from jaxjam.emulator.store_accuracy import store_accuracy
 
     acc = store_accuracy(tmp_path / "run" / "model", path)
     status = StoreReader(path).read(np.arange(6), ["status"])["status"]

@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.commands.cli import _table_nodes, main
-from jaxjam.emulator import Emulator
+from jaxjam.cli.main import _table_nodes, main
+from jaxjam.core.kinematics import Kinematics, read_kinematics
+from jaxjam.core.mge import read_mge
+from jaxjam.core.psf import PSF
+from jaxjam.emulator.emulator import Emulator
 from jaxjam.inference import (
     PARAM_NAMES,
     FitConfig,
@@ -29,10 +32,7 @@ from jaxjam.inference.priors import to_constrained, to_unconstrained
 from jaxjam.inference.problem import pad_problem
 from jaxjam.inference.report import save_fit
 from jaxjam.inference.results import TABLE_DLOGL_MAX
-from jaxjam.kinematics import Kinematics, read_kinematics
-from jaxjam.mge import read_mge
-from jaxjam.psf import PSF
-from jaxjam.reference import LABELS
+from jaxjam.reference.jam import LABELS
 
 KIN_FILE = resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt"
 MGE_FILE = resources.files("jaxjam") / "data" / "m32_mge.txt"
@@ -396,7 +396,7 @@ def test_cli_fit_refuses_bad_psf(tmp_path):
 
 
 def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
-    from jaxjam.commands.demo import _stored_capfit, run_demo, stored_jampy_mcmc
+    from jaxjam.cli.demo import _stored_capfit, run_demo, stored_jampy_mcmc
 
     # the certificate's machinery at cheap settings (its own tests: tests/test_certify.py)
     cheap = FitConfig(refine_maps=4, refine_settings=LABELS,

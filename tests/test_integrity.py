@@ -12,13 +12,13 @@ import pytest
 import zarr
 from click.testing import CliRunner
 
-from jaxjam.checkpoint import CheckpointError, load_model
-from jaxjam.commands.cli import main
+from jaxjam.cli.main import main
 from jaxjam.data_gen.generate import generate
 from jaxjam.data_gen.store import StoreReader
-from jaxjam.emulator import default_model_dir
-from jaxjam.network import NetworkConfig
-from jaxjam.training import TrainConfig, train
+from jaxjam.emulator.checkpoint import CheckpointError, load_model
+from jaxjam.emulator.emulator import default_model_dir
+from jaxjam.emulator.network import NetworkConfig
+from jaxjam.emulator.training import TrainConfig, train
 
 MGE = resources.files("jaxjam") / "data" / "m32_mge.txt"
 KIN = resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt"
@@ -127,7 +127,7 @@ def test_evaluate_writes_beside_the_model_and_never_changes_it(tmp_path, model_d
 def test_attaching_metrics_is_explicit_and_refuses_small_overlapping_or_packaged(
     tmp_path, model_dir, held_out, tiny_config, scheduler
 ):
-    from jaxjam.evaluation import MIN_ATTACH_MAPS, attach_test_metrics, evaluate
+    from jaxjam.emulator.evaluation import MIN_ATTACH_MAPS, attach_test_metrics, evaluate
 
     model = model_dir / "model"
     ev_file = tmp_path / "eval.json"
@@ -303,7 +303,7 @@ def _silent_weight_flip(model, scratch):
 
 
 def test_a_flipped_bit_in_the_weights_or_the_normalisation_is_refused_on_load(tmp_path, model_dir):
-    from jaxjam.emulator import Emulator
+    from jaxjam.emulator.emulator import Emulator
 
     model = tmp_path / "model"
     shutil.copytree(model_dir / "model", model)
@@ -329,7 +329,7 @@ def test_the_shipped_model_carries_its_weights_hash_and_models_without_one_still
     import jax
     from flax import nnx
 
-    from jaxjam.checkpoint import weights_sha256
+    from jaxjam.emulator.checkpoint import weights_sha256
 
     net, _, meta = load_model(default_model_dir())  # verified against its recorded hash
     assert meta["weights_sha256"] == weights_sha256(nnx.to_pure_dict(nnx.split(net)[1]))
@@ -402,7 +402,7 @@ def _kill_generate_after_a_task(path, n, tiny_config, scheduler, tmp_path) -> in
 
     cfg = tmp_path / "gen.json"
     cfg.write_text(json.dumps(tiny_config.to_dict()))
-    cmd = [sys.executable, "-m", "jaxjam.commands.cli", "generate", "--n", str(n), "--out",
+    cmd = [sys.executable, "-m", "jaxjam.cli.main", "generate", "--n", str(n), "--out",
            str(path), "--seed", str(SEED), "--scheduler", scheduler, "--config", str(cfg),
            "--quiet"]  # fmt: skip
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
@@ -454,7 +454,7 @@ def test_a_killed_generate_is_not_trained_on_unless_allowed_and_what_was_used_is
 
 def test_a_store_smaller_than_a_batch_or_a_nan_loss_writes_no_model(tmp_path, store):
     """train wrote an untrained model (no optimizer step, train=nan) and exited 0."""
-    from jaxjam.training import TrainingError
+    from jaxjam.emulator.training import TrainingError
 
     run = tmp_path / "run"
     res = CliRunner().invoke(main, ["train", "--data", str(store), "--out", str(run), "--quiet"])
@@ -475,7 +475,7 @@ def test_a_flipped_byte_in_the_weights_index_names_the_file_and_the_fix(tmp_path
     import subprocess
     import sys
 
-    from jaxjam.emulator import Emulator
+    from jaxjam.emulator.emulator import Emulator
 
     model = tmp_path / "model"
     shutil.copytree(model_dir / "model", model)
@@ -490,7 +490,7 @@ def test_a_flipped_byte_in_the_weights_index_names_the_file_and_the_fix(tmp_path
     assert "CRC-32C checksum verification failed" in msg and "Copy the model directory" in msg
     assert "tensorstore_spec" not in msg and len(msg) < 600, msg
     # the command line: one message on stderr, not asyncio tracebacks
-    code = ("import sys; from jaxjam.commands.cli import main; sys.argv = ['jaxjam', 'predict', "
+    code = ("import sys; from jaxjam.cli.main import main; sys.argv = ['jaxjam', 'predict', "
             f"'--mge', {str(MGE)!r}, '--bins', {str(KIN)!r}, '--distance', '1', '--q-int', "
             f"'0.3', '--ratio', '1', '--ml', '1', '--mbh', '0', '--model', {str(model)!r}]; "
             "main()")  # fmt: skip
@@ -502,7 +502,7 @@ def test_a_flipped_byte_in_the_weights_index_names_the_file_and_the_fix(tmp_path
 
 
 def test_a_truncated_evaluation_json_is_named(tmp_path, model_dir, held_out):
-    from jaxjam.evaluation import evaluate
+    from jaxjam.emulator.evaluation import evaluate
 
     ev_file = tmp_path / "eval.json"
     evaluate(model_dir, held_out, ev_file, n_real_draws=0)

@@ -8,14 +8,14 @@ import jampy as jam
 import numpy as np
 import pytest
 
-from jaxjam.constants import pc_per_arcsec
+from jaxjam.core.constants import pc_per_arcsec
+from jaxjam.core.geometry import beta_eq37, inc_from_q_int
+from jaxjam.core.grid import PolarGrid
+from jaxjam.core.mge import MGE
+from jaxjam.core.scaling import vrms2_from_components
 from jaxjam.data_gen import jam_labels
 from jaxjam.data_gen.jam_labels import JampyScale, LabelConfig, component_maps
 from jaxjam.data_gen.sampler import draw_photometry
-from jaxjam.geometry import beta_eq37, inc_from_q_int
-from jaxjam.grid import PolarGrid
-from jaxjam.mge import MGE
-from jaxjam.scaling import vrms2_from_components
 
 DISTANCE_MPC = 0.7
 
@@ -181,6 +181,6 @@ def test_pc_conversion_matches_jampy():
     assert pc_per_arcsec(1.0) == pytest.approx(np.pi / 0.648)
     from jampy.axi import jam_axi_intr
 
-    from jaxjam.constants import G_PC_KMS2_PER_MSUN
+    from jaxjam.core.constants import G_PC_KMS2_PER_MSUN
 
     assert jam_axi_intr.G == G_PC_KMS2_PER_MSUN

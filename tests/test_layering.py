@@ -1,56 +1,32 @@
-"""The layers of DESIGN.md ("Layout"), read from every module's imports, those inside functions
-included: values and physics → learning → the jampy reference → data_gen and inference →
-commands. Nothing imports upward; inference never imports data_gen."""
+"""The layers, read from every module's imports (those inside functions included).
+
+``src/jaxjam``'s sub-packages are the layers, bottom up::
+
+    core → reference → data_gen → emulator → inference → cli
+
+core is values and physics (MGEs, geometry, grid, components, PSF, the bins' linear map);
+reference is every jampy call; data_gen makes stores from jampy labels; emulator is the network,
+its training on stores and its evaluation; inference is the fit; cli is the ``jaxjam`` command.
+Nothing imports upward, and inference never imports data_gen (a fit needs no generator). The
+package root only re-exports the public names of the layers (its ``__init__``).
+"""
 
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-#: installed package → source directory (setuptools package-dir, pyproject.toml)
-SOURCES = {"jaxjam": "jaxjam", "jaxjam.inference": "inference", "jaxjam.data_gen": "data_gen"}
+import jaxjam
 
-CORE, LEARNING, REFERENCE, DATA_INFERENCE, COMMANDS = range(5)
-_CORE = ["jaxjam", "jaxjam.constants", "jaxjam.configs", "jaxjam.geometry", "jaxjam.grid",
-         "jaxjam.mge", "jaxjam.photometry", "jaxjam.kinematics", "jaxjam.physics", "jaxjam.psf",
-         "jaxjam.forward", "jaxjam.scaling", "jaxjam.cluster", "jaxjam.components"]  # fmt: skip
-_LEARNING = ["jaxjam.network", "jaxjam.transforms", "jaxjam.batches", "jaxjam.checkpoint",
-             "jaxjam.training", "jaxjam.evaluation", "jaxjam.store_accuracy",
-             "jaxjam.emulator", "jaxjam.fused", "jaxjam.table",
-             "jaxjam.error_model"]  # fmt: skip
-LAYER = {
-    **dict.fromkeys(_CORE, CORE),
-    **dict.fromkeys(_LEARNING, LEARNING),
-    "jaxjam.reference": REFERENCE,
-    "jaxjam.data_gen": DATA_INFERENCE,
-    "jaxjam.inference": DATA_INFERENCE,
-    "jaxjam.commands": COMMANDS,
-}
-
-#: Upward imports that exist today, each with its reason; a new one fails the test, and so does
-#: one of these once it is gone (then delete it here).
-KNOWN_UPWARD = {
-    # the package's lazy re-export of jaxjam.Emulator (inside __getattr__)
-    ("jaxjam", "jaxjam.emulator"),
-    # training reads the zarr store, which lives in data_gen (to move down with issue 15)
-    ("jaxjam.training", "jaxjam.data_gen.store"),
-    # evaluation measures a model against fresh jampy labels of real and sampled photometry
-    ("jaxjam.evaluation", "jaxjam.data_gen.jam_labels"),
-    ("jaxjam.evaluation", "jaxjam.data_gen.real_galaxies"),
-    ("jaxjam.evaluation", "jaxjam.data_gen.sampler"),
-    ("jaxjam.evaluation", "jaxjam.data_gen.store"),
-    # store_accuracy reads a held-out store's labels
-    ("jaxjam.store_accuracy", "jaxjam.data_gen.store"),
-}
+SRC = Path(jaxjam.__file__).resolve().parent
+LAYERS = ("core", "reference", "data_gen", "emulator", "inference", "cli")
+#: package data, not code
+NOT_LAYERS = ("data", "pretrained")
 
 
 def _modules() -> dict[str, Path]:
     mods = {}
-    for pkg, src in SOURCES.items():
-        for f in (ROOT / src).rglob("*.py"):
-            parts = [p for p in f.relative_to(ROOT / src).with_suffix("").parts if p != "__init__"]
-            if pkg == "jaxjam" and parts and parts[0] in ("inference", "data_gen"):
-                continue
-            mods[".".join([pkg, *parts])] = f
+    for f in SRC.rglob("*.py"):
+        parts = [p for p in f.relative_to(SRC).with_suffix("").parts if p != "__init__"]
+        mods[".".join(["jaxjam", *parts])] = f
     return mods
 
 
@@ -61,29 +37,42 @@ def _imports(path: Path) -> set[str]:
             out.add(node.module)
         elif isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path}: relative import; use absolute jaxjam.… imports")
     return {m for m in out if m == "jaxjam" or m.startswith("jaxjam.")}
 
 
 def _layer(module: str) -> int:
     parts = module.split(".")
-    for n in range(len(parts), 0, -1):
-        if ".".join(parts[:n]) in LAYER:
-            return LAYER[".".join(parts[:n])]
-    raise AssertionError(f"{module} has no layer: add it to LAYER in tests/test_layering.py")
+    if len(parts) < 2 or parts[1] not in LAYERS:
+        raise AssertionError(f"{module} is in no layer: put it in one of src/jaxjam/{LAYERS}")
+    return LAYERS.index(parts[1])
 
 
-def test_every_module_has_a_layer_and_nothing_imports_upward():
+def test_every_folder_is_a_layer_or_package_data():
+    found = {p.name for p in SRC.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert found == set(LAYERS) | set(NOT_LAYERS), found
+    for layer in LAYERS:
+        assert (SRC / layer / "__init__.py").is_file(), layer
+    assert {f.name for f in SRC.glob("*.py")} == {"__init__.py"}, "modules belong in a layer"
+
+
+def test_nothing_imports_upward():
     mods = _modules()
     assert "jaxjam.inference.fit" in mods and "jaxjam.data_gen.store" in mods
-    upward = set()
+    upward = []
     for mod, path in mods.items():
+        if mod == "jaxjam":  # the package root: re-exports only
+            continue
         for dep in _imports(path):
-            if _layer(dep) > _layer(mod):
-                upward.add((mod, dep))
-    assert upward == KNOWN_UPWARD, {
-        "new upward imports": sorted(upward - KNOWN_UPWARD),
-        "gone (delete from KNOWN_UPWARD)": sorted(KNOWN_UPWARD - upward),
-    }
+            if dep != "jaxjam" and _layer(dep) > _layer(mod):  # the root: for __version__
+                upward.append((mod, dep))
+    assert not upward, f"upward imports: {sorted(upward)}"
+
+
+def test_the_package_root_imports_nothing_above_the_emulator():
+    deps = _imports(SRC / "__init__.py")
+    assert deps and all(_layer(d) <= LAYERS.index("emulator") for d in deps), deps
 
 
 def test_inference_and_data_gen_do_not_import_each_other():

@@ -1,4 +1,4 @@
-"""The package layout: top-level data_gen/ and inference/ install under the jaxjam namespace."""
+"""The package layout: one src/jaxjam package whose sub-packages are the layers."""
 
 import importlib
 import subprocess
@@ -8,42 +8,38 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import jaxjam
-from jaxjam.commands.cli import main
+from jaxjam.cli.main import main
 
 
-def test_namespaced_subpackages_import():
-    for name in ("jaxjam.data_gen", "jaxjam.data_gen.generate", "jaxjam.inference"):
+def test_layer_subpackages_import_under_the_package():
+    for name in ("jaxjam.core.mge", "jaxjam.reference", "jaxjam.data_gen.generate",
+                 "jaxjam.emulator", "jaxjam.inference", "jaxjam.cli.main"):  # fmt: skip
         mod = importlib.import_module(name)
         assert mod.__name__ == name
-    data_gen_dir = Path(importlib.import_module("jaxjam.data_gen").__file__).parent
-    assert data_gen_dir.name in ("data_gen",)  # the repository folder, or its installed copy
+        assert Path(mod.__file__).resolve().is_relative_to(Path(jaxjam.__file__).resolve().parent)
     assert (Path(jaxjam.__file__).parent / "data" / "m32_mge.txt").is_file()
 
 
 def test_console_script_and_version():
     res = CliRunner().invoke(main, ["--version"])
     assert res.exit_code == 0 and jaxjam.__version__ in res.output
-    out = subprocess.run([sys.executable, "-m", "jaxjam.commands.cli", "--help"],
+    out = subprocess.run([sys.executable, "-m", "jaxjam.cli", "--help"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert "generate" in out.stdout
 
 
-def test_every_package_folder_is_in_the_wheel():
-    """A wheel holds only the packages pyproject.toml lists (an editable install sees them all):
-    `jaxjam.commands.survey` was missing, so `pip install .` gave a CLI whose `survey` failed.
-    Every folder with an ``__init__.py`` must be listed, under its installed name."""
+def test_every_code_folder_is_a_package_the_wheel_finds():
+    """pyproject.toml finds packages under src/ (``[tool.setuptools.packages.find]``), which
+    takes only folders with an ``__init__.py``: a code folder without one would be left out of
+    the wheel, as `jaxjam.commands.survey` once was (an editable install sees it anyway).
+    ``.ci/run`` builds the wheel and runs every command from it."""
     import tomllib
 
     root = Path(__file__).resolve().parents[1]
     tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
-    listed = set(tool["packages"])
-    dirs = {name: Path(folder) for name, folder in tool["package-dir"].items()}
-    found = set()
-    for name, folder in dirs.items():
-        for init in (root / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(root / folder).parts
-            inner = ".".join((name, *rel)) if rel else name
-            # a folder of another listed package-dir entry is named by that entry
-            if not any(inner != n and (root / f) == init.parent for n, f in dirs.items()):
-                found.add(inner)
-    assert found <= listed, f"not in pyproject.toml's packages: {sorted(found - listed)}"
+    assert tool["packages"]["find"]["where"] == ["src"] and "package-dir" not in tool
+    src = root / "src" / "jaxjam"
+    assert Path(jaxjam.__file__).resolve().parent == src.resolve(), "tests run against src/"
+    missing = [str(d.relative_to(root)) for d in src.rglob("*") if d.is_dir()
+               and any(d.glob("*.py")) and not (d / "__init__.py").is_file()]  # fmt: skip
+    assert not missing, f"code folders without __init__.py (left out of a wheel): {missing}"

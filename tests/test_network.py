@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jaxjam.checkpoint import SCHEMA_VERSION, CheckpointError, load_model, save_model
-from jaxjam.geometry import inc_from_q_int
-from jaxjam.network import EmulatorNet, NetworkConfig, decode_fn, encode_fn
-from jaxjam.transforms import N_SCALARS, Normalization, jam_scalars
+from jaxjam.core.geometry import inc_from_q_int
+from jaxjam.emulator.checkpoint import SCHEMA_VERSION, CheckpointError, load_model, save_model
+from jaxjam.emulator.network import EmulatorNet, NetworkConfig, decode_fn, encode_fn
+from jaxjam.emulator.transforms import N_SCALARS, Normalization, jam_scalars
 
 SMALL = NetworkConfig(conv_channels=(8, 8, 8, 8, 8), n_features=16, mlp_width=32, mlp_depth=2,
                       grid_shape=(8, 4))  # fmt: skip
@@ -190,9 +190,9 @@ import json, os, sys
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import jax, numpy as np
 from flax import nnx
-from jaxjam.checkpoint import save_model
-from jaxjam.network import EmulatorNet, NetworkConfig
-from jaxjam.transforms import Normalization
+from jaxjam.emulator.checkpoint import save_model
+from jaxjam.emulator.network import EmulatorNet, NetworkConfig
+from jaxjam.emulator.transforms import Normalization
 model = EmulatorNet(NetworkConfig(**{config}), nnx.Rngs(0))
 mesh = jax.sharding.Mesh(np.array(jax.devices()), ("d",))
 replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())

@@ -10,10 +10,10 @@ import pytest
 from flax import nnx
 from numpy.polynomial import chebyshev
 
-from jaxjam import components as comp
-from jaxjam.batches import pca_basis
-from jaxjam.network import EmulatorNet, NetworkConfig, chebyshev_terms, head_of, set_basis
-from jaxjam.transforms import Normalization
+from jaxjam.core import components as comp
+from jaxjam.emulator.batches import pca_basis
+from jaxjam.emulator.network import EmulatorNet, NetworkConfig, chebyshev_terms, head_of, set_basis
+from jaxjam.emulator.transforms import Normalization
 
 V2 = NetworkConfig(image_shape=(16, 16), grid_shape=(8, 4), conv_channels=(4, 8), n_features=8,
                    mlp_width=16, mlp_depth=2, n_components=3, head_rank=5,
@@ -136,7 +136,7 @@ def test_halo_targets_carry_the_reference_mass_and_round_trip():
 def test_component_errors_weigh_each_case_as_jampy_v2():
     """Relative Vrms errors per case: the stars alone, the black hole at M_BH/M* = f, the halo
     at its label's reference mass per L_tot (0.1 (1 + s³) at width s), against hand values."""
-    from jaxjam.store_accuracy import component_errors
+    from jaxjam.emulator.store_accuracy import component_errors
 
     true = np.ones((2, 3, 2, 2))
     true[:, 1] = 10.0  # black hole response

@@ -11,13 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxjam.core.forward import apply_operator, bin_operator, vrms_kms
+from jaxjam.core.geometry import beta_eq37, inc_from_q_int
+from jaxjam.core.grid import PolarGrid
+from jaxjam.core.mge import MGE, read_mge
+from jaxjam.core.physics import interpolation_matrix
+from jaxjam.core.psf import PSF, convolve_fft
 from jaxjam.data_gen.jam_labels import LabelConfig, component_maps
-from jaxjam.forward import apply_operator, bin_operator, vrms_kms
-from jaxjam.geometry import beta_eq37, inc_from_q_int
-from jaxjam.grid import PolarGrid
-from jaxjam.mge import MGE, read_mge
-from jaxjam.physics import interpolation_matrix
-from jaxjam.psf import PSF, convolve_fft
 
 GRID = PolarGrid()
 

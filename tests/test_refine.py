@@ -5,15 +5,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.commands.demo import m32_galaxy
-from jaxjam.emulator import Emulator
-from jaxjam.forward import reached_nodes
+from jaxjam.cli.demo import m32_galaxy
+from jaxjam.core.forward import reached_nodes
+from jaxjam.emulator.emulator import Emulator
+from jaxjam.emulator.network import head_of, with_head
 from jaxjam.inference import FitConfig, PriorBounds
 from jaxjam.inference.pool import JampyPool
 from jaxjam.inference.problem import galaxy_operator, unit_modes
 from jaxjam.inference.refine import design_points, jampy_maps, refine_head
-from jaxjam.network import head_of, with_head
-from jaxjam.reference import LABELS, JampyScale, grid_maps
+from jaxjam.reference.jam import LABELS, JampyScale, grid_maps
 
 
 @pytest.fixture(scope="module")

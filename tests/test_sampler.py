@@ -4,6 +4,7 @@ import io
 import numpy as np
 import pytest
 
+from jaxjam.core.geometry import Q_INT_MIN
 from jaxjam.data_gen.config import GeneratorConfig
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges
 from jaxjam.data_gen.sampler import (
@@ -15,7 +16,6 @@ from jaxjam.data_gen.sampler import (
     draw_photometry,
     profile_descriptors,
 )
-from jaxjam.geometry import Q_INT_MIN
 
 
 def _draws(n, seed, config=SamplerConfig()):

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jaxjam.commands.survey import CatalogError, read_catalog, run_survey
-from jaxjam.commands.survey.run import SurveyMismatchError, entry_config
+from jaxjam.cli.survey import CatalogError, read_catalog, run_survey
+from jaxjam.cli.survey.run import SurveyMismatchError, entry_config
+from jaxjam.core.psf import PSF
 from jaxjam.inference import PARAM_NAMES, FitConfig, NUTSConfig, fit
 from jaxjam.inference.certify import CertifyConfig
-from jaxjam.psf import PSF
-from jaxjam.reference import LABELS
+from jaxjam.reference.jam import LABELS
 
 KIN = np.loadtxt(resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt")
 MGE_FILE = resources.files("jaxjam") / "data" / "m32_mge.txt"
@@ -90,7 +90,7 @@ def test_catalog_rows_are_checked_one_by_one(tmp_path):
 
 
 def _cli(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "jaxjam.commands.cli", *args],
+    return subprocess.Popen([sys.executable, "-m", "jaxjam.cli.main", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             **kw)  # fmt: skip
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.cluster import available_cores, dask_client
-from jaxjam.commands.cli import main
-from jaxjam.commands.survey import CatalogError, read_catalog
+from jaxjam.cli.main import main
+from jaxjam.cli.survey import CatalogError, read_catalog
+from jaxjam.core.cluster import available_cores, dask_client
 
 KIN = np.loadtxt(resources.files("jampy") / "examples" / "jam_mock_kinematics_black_hole.txt")
 MGE_FILE = resources.files("jaxjam") / "data" / "m32_mge.txt"
@@ -51,7 +51,7 @@ def _args(catalog, out, *more, workers="1"):
 
 def _cli(args, timeout=300):
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "jaxjam.commands.cli", *args],
+    proc = subprocess.run([sys.executable, "-m", "jaxjam.cli.main", *args],
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
     proc.seconds = time.perf_counter() - t0
     return proc

@@ -1,4 +1,4 @@
-"""The per-fit Chebyshev table (jaxjam.table) against the functions it tabulates."""
+"""The per-fit Chebyshev table (jaxjam.emulator.table) against the functions it tabulates."""
 
 import json
 
@@ -7,15 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.commands.demo import m32_galaxy
-from jaxjam.emulator import Emulator
+from jaxjam.cli.demo import m32_galaxy
+from jaxjam.emulator.emulator import Emulator
+from jaxjam.emulator.table import table_bins, table_error, tabulate
 from jaxjam.inference import FitConfig, build_problem
 from jaxjam.inference.certify import CertifyConfig
 from jaxjam.inference.likelihood import log_posterior
 from jaxjam.inference.priors import to_unconstrained
 from jaxjam.inference.problem import exact_values, tabulate_problem
 from jaxjam.inference.results import TABLE_DLOGL_MAX
-from jaxjam.table import table_bins, table_error, tabulate
 
 QMIN = 0.72
 

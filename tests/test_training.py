@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from jaxjam.checkpoint import load_model
-from jaxjam.network import NetworkConfig
-from jaxjam.training import TrainConfig, train
+from jaxjam.emulator.checkpoint import load_model
+from jaxjam.emulator.network import NetworkConfig
+from jaxjam.emulator.training import TrainConfig, train
 
 NET = NetworkConfig(
     conv_channels=(4, 4, 4, 4, 4), n_features=8, mlp_width=32, mlp_depth=2, grid_shape=(8, 4)
@@ -77,7 +77,7 @@ def test_real_kill_then_resume_matches_uninterrupted_run(tmp_path, tiny_store):
     cmd = [
         sys.executable,
         "-m",
-        "jaxjam.commands.cli",
+        "jaxjam.cli.main",
         "train",
         "--data",
         str(tiny_store),
@@ -168,9 +168,9 @@ def test_a_failed_jampy_sample_cannot_poison_the_loss(tiny_store):
     prepared targets and weights must be finite, or 0 × NaN would make the loss NaN."""
     import zarr
 
-    from jaxjam.components import DEFAULT
-    from jaxjam.training import fields, prepare_batch
-    from jaxjam.transforms import Normalization, jam_scalars
+    from jaxjam.core.components import DEFAULT
+    from jaxjam.emulator.training import fields, prepare_batch
+    from jaxjam.emulator.transforms import Normalization, jam_scalars
 
     g = zarr.open_group(str(tiny_store), mode="r")
     batch = {k: np.array(g[k][:8]) for k in fields(DEFAULT)}

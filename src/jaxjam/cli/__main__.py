@@ -1,0 +1,5 @@
+"""``python -m jaxjam.cli``: the ``jaxjam`` command."""
+
+from jaxjam.cli.main import main
+
+main()

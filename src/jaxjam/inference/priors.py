@@ -1,0 +1,137 @@
+"""Uniform priors with bounds, sampled through unconstrained (logit) transforms.
+
+The free parameters, in this order (:data:`PARAM_NAMES`):
+
+- ``q_int``: intrinsic axial ratio of the flattest MGE Gaussian (sets the inclination);
+- ``ratio``: σ_θ/σ_r of the eq.-37 anisotropy (Cappellari 2026);
+- ``log10_mbh``: log10 of the black-hole mass in Msun;
+- ``log10_ml``: log10 of the mass-to-light ratio in Msun/Lsun;
+
+then the parameter of any further model component (:mod:`jaxjam.core.components`), at its
+``parameter_index``, with the component's ``default_bounds``.
+
+Each is uniform between its bounds, as in jampy's examples. NUTS samples ``u ∈ R⁴`` with
+``θ = lo + (hi − lo) · sigmoid(u)``; :func:`to_constrained` returns θ and the log-Jacobian.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from jaxjam.core.components import DEFAULT, parameter_names
+from jaxjam.core.geometry import Q_INT_MIN, RATIO_RANGE
+
+__all__ = ["PARAM_NAMES", "PriorBounds", "to_constrained", "to_unconstrained"]
+
+#: θ's names for the default components (stars and black hole).
+PARAM_NAMES = parameter_names(DEFAULT)
+
+
+@dataclasses.dataclass(frozen=True)
+class PriorBounds:
+    """Bounds of the uniform priors.
+
+    Parameters
+    ----------
+    q_int : (float, float) or None
+        Default ``None``: the whole range the MGE allows, (0.051, q'min).
+    ratio : (float, float)
+        Default [0.5, 1] (cylindrical: isotropic or flattened velocity ellipsoid).
+    log10_mbh : (float, float)
+        log10 M_BH / Msun, default [4, 10.5].
+    log10_ml : (float, float)
+        log10 Υ / (Msun/Lsun), default [−1, 1.5].
+    """
+
+    q_int: tuple[float, float] | None = None
+    ratio: tuple[float, float] = (0.5, 1.0)
+    log10_mbh: tuple[float, float] = (4.0, 10.5)
+    log10_ml: tuple[float, float] = (-1.0, 1.5)
+
+    def resolve(self, qobs_min: float, domain: dict | None = None,
+                components: tuple = DEFAULT) -> np.ndarray:  # fmt: skip
+        """Numeric bounds for one galaxy, checked against the MGE and the emulator's domain.
+
+        Parameters
+        ----------
+        qobs_min : float
+            The MGE's flattest observed axial ratio q'min (the inclination limit).
+        domain : dict, optional
+            The emulator's validity domain (checkpoint metadata ``domain``).
+        components : tuple of jaxjam.core.components.Component
+            The model's components (an emulator's): they name θ's parameters after q_int and
+            ratio; those without a field here get their ``default_bounds``.
+
+        Returns
+        -------
+        ndarray, shape (n_params, 2)
+            ``[lo, hi]`` per parameter, in θ's order
+            (:func:`jaxjam.core.components.parameter_names`,
+            :data:`PARAM_NAMES` for the default components).
+
+        Raises
+        ------
+        ValueError
+            For reversed or non-finite bounds, q_int bounds outside (0.051, q'min), or ratio
+            bounds outside the emulator's trained range.
+        """
+        domain = domain or {}
+        q = self.q_int if self.q_int is not None else (Q_INT_MIN, qobs_min)
+        names = parameter_names(components)
+        default = {c.parameter: c.default_bounds for c in components}
+        out = np.array([q, self.ratio] + [getattr(self, n, None) or default[n] for n in names[2:]],
+                       float)  # fmt: skip
+        for name, (lo, hi) in zip(names, out, strict=True):
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise ValueError(
+                    f"prior bounds of {name} must be finite with lo < hi, got ({lo:g}, {hi:g})"
+                )
+        qlo, qhi = out[0]
+        if qlo < Q_INT_MIN or qhi > qobs_min:
+            raise ValueError(
+                f"q_int bounds ({qlo:g}, {qhi:g}) must lie within ({Q_INT_MIN}, q'min = "
+                f"{qobs_min:.4g}): the MGE cannot be deprojected beyond its inclination limit"
+            )
+        rlo, rhi = domain.get("ratio", RATIO_RANGE)
+        if out[1, 0] < rlo or out[1, 1] > rhi:
+            raise ValueError(
+                f"ratio bounds ({out[1, 0]:g}, {out[1, 1]:g}) lie outside the emulator's "
+                f"trained range [{rlo:g}, {rhi:g}]"
+            )
+        return out
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def to_constrained(u, bounds):
+    """Unconstrained ``u`` → parameters and log |dθ/du| (pure JAX).
+
+    Parameters
+    ----------
+    u : array, shape (4,)
+    bounds : array, shape (4, 2)
+
+    Returns
+    -------
+    theta : array, shape (4,)
+    log_jacobian : float
+    """
+    import jax
+    import jax.numpy as jnp
+
+    lo, hi = bounds[:, 0], bounds[:, 1]
+    theta = lo + (hi - lo) * jax.nn.sigmoid(u)
+    log_jac = jnp.sum(jnp.log(hi - lo) + jax.nn.log_sigmoid(u) + jax.nn.log_sigmoid(-u))
+    return theta, log_jac
+
+
+def to_unconstrained(theta, bounds):
+    """Inverse of :func:`to_constrained` (parameters strictly inside their bounds)."""
+    import jax.numpy as jnp
+
+    lo, hi = bounds[:, 0], bounds[:, 1]
+    p = (theta - lo) / (hi - lo)
+    return jnp.log(p) - jnp.log1p(-p)
