@@ -7,7 +7,7 @@ Two kinds of mock, all with Vrms from converged, padded jampy
   used), placed at 20 Mpc with R_e = 10″; true (q_int, ratio, log10 M_BH, log10 M/L) drawn from
   the very priors used in the fit, kept where JAM is physical at the bins; a seeing-limited IFU
   (FWHM 1.5″, 1″ spaxels, field to 1 R_e); 3% Gaussian noise;
-- ``real``: the NGC 4342 and NGC 5831 mocks of :func:`jaxjam.cli.bench.mocks.real_mock`
+- ``real``: the NGC 4342 and NGC 5831 mocks of :func:`jaxjam.testing.mocks.real_mock`
   (mgefit's photometry, 701 bins, 2% noise, AO-like or seeing PSF), alternately, each with its
   own noise seed.
 
@@ -38,14 +38,14 @@ import numpy as np
 from _common import machine_info, write_json
 from tqdm.auto import tqdm
 
-from jaxjam.cli.bench.mocks import DIST_MPC, draw_setup, real_mock, with_noise
-from jaxjam.cli.bench.survey import SURVEY_PRIOR as PRIOR
 from jaxjam.inference import PARAM_NAMES, FitConfig, NUTSConfig, PriorBounds, fit
 from jaxjam.reference.jam import CONVERGED, vrms_at_bins
+from jaxjam.testing.mocks import DIST_MPC, draw_setup, real_mock, with_noise
+from jaxjam.testing.mocks import SURVEY_PRIOR as PRIOR
 
 
 def make_mock(rng):
-    """A mock IFU galaxy (:mod:`jaxjam.cli.bench.mocks`) whose Vrms is jampy's, + 3% noise."""
+    """A mock IFU galaxy (:mod:`jaxjam.testing.mocks`) whose Vrms is jampy's, + 3% noise."""
     while True:
         s = draw_setup(rng, PRIOR)
         q, ratio, lg_mbh, lg_ml = s.truth

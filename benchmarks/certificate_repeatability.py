@@ -3,7 +3,7 @@ round's verdict, the statistics that decided it and the jampy seconds per fit.
 
 Good fits: the M32 demo (jampy's black-hole example, the demo's own data and settings), and
 converged, padded jampy mocks of the NGC 4342 and NGC 5831 photometries
-(:func:`jaxjam.cli.bench.mocks.real_mock`, 701 bins, AO-like PSF) at 2% noise and at
+(:func:`jaxjam.testing.mocks.real_mock`, 701 bins, AO-like PSF) at 2% noise and at
 0.5% (4× the S/N: posteriors far narrower than any fixed quadrature grid). Each seed changes
 the fit's PRNG stream (and a mock's noise). Results are appended seed by seed to
 ``benchmarks/out/certificate_repeatability.json`` (a killed run resumes where it was).
@@ -39,10 +39,10 @@ CASES = {"m32": None, "ngc4342": ("NGC4342", 0.02), "ngc4342_s4": ("NGC4342", 0.
 
 def galaxy_of(case: str, seed: int):
     if CASES[case] is None:
-        from jaxjam.cli.demo import m32_galaxy
+        from jaxjam.testing.m32 import m32_galaxy
 
         return m32_galaxy(), None
-    from jaxjam.cli.bench.mocks import real_mock
+    from jaxjam.testing.mocks import real_mock
 
     name, noise = CASES[case]
     mock = real_mock(name, seed=seed, noise_frac=noise)

@@ -1,5 +1,5 @@
 """The default certified fit of the NGC 4342 and NGC 5831 mocks (converged, padded jampy Vrms,
-701 bins, 2% noise: :func:`jaxjam.cli.bench.mocks.real_mock`): z-scores of the four
+701 bins, 2% noise: :func:`jaxjam.testing.mocks.real_mock`): z-scores of the four
 parameters against the truth, the certificate (k̂, importance ESS, rounds, jampy settings) and
 the fit's timings.
 
@@ -18,8 +18,8 @@ from _common import machine_info, single_thread_blas, write_json
 
 single_thread_blas()
 
-from jaxjam.cli.bench.mocks import real_mock  # noqa: E402
 from jaxjam.inference import PARAM_NAMES, FitConfig, NUTSConfig, fit  # noqa: E402
+from jaxjam.testing.mocks import real_mock  # noqa: E402
 
 
 def one(name: str, args) -> dict:

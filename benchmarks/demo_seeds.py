@@ -20,9 +20,9 @@ from importlib import resources
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.emulator.emulator import Emulator
 from jaxjam.inference import PARAM_NAMES, FitConfig, fit
+from jaxjam.testing.m32 import m32_galaxy
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ import numpy as np
 from calibration import _build
 
 from jaxjam import Emulator
-from jaxjam.cli.bench.survey import SURVEY_PRIOR
 from jaxjam.core.forward import reached_nodes
 from jaxjam.inference import FitConfig
 from jaxjam.inference.pool import JampyPool
@@ -26,6 +25,7 @@ from jaxjam.inference.problem import (
 )
 from jaxjam.inference.refine import jampy_maps
 from jaxjam.reference.jam import CONVERGED
+from jaxjam.testing.mocks import SURVEY_PRIOR
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--seed", type=int, default=0)

@@ -30,7 +30,7 @@ single_thread_blas()
 import numpy as np  # noqa: E402
 from numpy.polynomial import chebyshev as cheb  # noqa: E402
 
-from jaxjam import components as comp  # noqa: E402
+from jaxjam.core import components as comp  # noqa: E402
 from jaxjam.core.grid import PolarGrid  # noqa: E402
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges  # noqa: E402
 from jaxjam.reference.jam import JampyScale, JampySettings, grid_maps  # noqa: E402

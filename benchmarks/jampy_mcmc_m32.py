@@ -28,10 +28,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.cli.bench.jampy_posterior import JampyLogPosterior, start_ball
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
 from jaxjam.reference.jam import JampySettings
+from jaxjam.testing.jampy_posterior import JampyLogPosterior, start_ball
+from jaxjam.testing.m32 import m32_galaxy
 
 #: jampy's own default accuracy, padded: fast enough for 32,000 calls.
 DEFAULT_ACCURACY = JampySettings(nang=15, nlos=30)

@@ -30,10 +30,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.cli.bench.jampy_posterior import JampyLogPosterior
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.inference import PARAM_NAMES, PriorBounds
 from jaxjam.reference.jam import CONVERGED, JampySettings
+from jaxjam.testing.jampy_posterior import JampyLogPosterior
+from jaxjam.testing.m32 import m32_galaxy
 
 
 def weighted_quantiles(x, w, qs):

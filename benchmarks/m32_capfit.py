@@ -8,7 +8,7 @@ import argparse
 import json
 import time
 
-from jaxjam.cli.demo import capfit_m32
+from jaxjam.testing.m32 import capfit_m32
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)

@@ -10,9 +10,9 @@ import io
 import jampy as jam
 import numpy as np
 
-from jaxjam.cli.bench.jampy_posterior import jampy_vrms
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.core.geometry import beta_eq37, inc_from_q_int
+from jaxjam.testing.jampy_posterior import jampy_vrms
+from jaxjam.testing.m32 import m32_galaxy
 
 g = m32_galaxy()
 m, k = g.mge, g.kinematics

@@ -6,7 +6,7 @@ Usage::
 
 For the M32 demo (175 AO bins, jampy's example data), the NGC 4342 mock (709 bins, AO-like
 PSF) and the NGC 5831 mock (709 bins, seeing) of
-:data:`jaxjam.cli.bench.mocks.REAL_MOCKS`, at the mock's truth and at one more
+:data:`jaxjam.testing.mocks.REAL_MOCKS`, at the mock's truth and at one more
 (q_int, ratio), this compares
 
 - padded jampy at the bins (:func:`jaxjam.reference.jam.vrms_at_bins`) at several (nang, nlos);
@@ -48,8 +48,8 @@ def _stats(v, ref):
 
 
 def _cases():
-    from jaxjam.cli.bench.mocks import real_mock
-    from jaxjam.cli.demo import m32_galaxy
+    from jaxjam.testing.m32 import m32_galaxy
+    from jaxjam.testing.mocks import real_mock
 
     m32 = m32_galaxy()
     yield "M32", m32, [(0.365, 0.84, 6.33, 0.142), (0.25, 0.7, 6.5, 0.1)]

@@ -21,8 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 from _common import machine_info, write_json
 
-from jaxjam.cli.bench.mocks import draw_setup
-from jaxjam.cli.bench.survey import SURVEY_PRIOR
 from jaxjam.data_gen.jam_labels import component_maps
 from jaxjam.data_gen.real_galaxies import real_galaxy_mges
 from jaxjam.emulator.emulator import Emulator
@@ -30,6 +28,7 @@ from jaxjam.emulator.evaluation import vrms_errors
 from jaxjam.emulator.network import with_head
 from jaxjam.inference import FitConfig, PriorBounds
 from jaxjam.inference.refine import refine_head
+from jaxjam.testing.mocks import SURVEY_PRIOR, draw_setup
 
 
 def _maps(emu, state, mge, q_int, ratio):

@@ -8,14 +8,14 @@ import time
 
 import numpy as np
 
-from jaxjam.cli.bench.mocks import real_mock
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.core.forward import reached_nodes
 from jaxjam.emulator.emulator import Emulator
 from jaxjam.inference import FitConfig
 from jaxjam.inference.problem import galaxy_operator, relative_scalings
 from jaxjam.inference.refine import _bin_values, _one_map
 from jaxjam.reference.jam import CONVERGED, LABELS, JampyScale, JampySettings
+from jaxjam.testing.m32 import m32_galaxy
+from jaxjam.testing.mocks import real_mock
 
 emu = Emulator.load()
 cases = [("M32", m32_galaxy(), [(0.37, 0.84, 6.33, 0.142), (0.25, 0.7, 6.4, 0.13)])]

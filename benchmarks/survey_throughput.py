@@ -64,11 +64,11 @@ def main() -> None:
                     help="WORKERS:MODE survey runs, in order")  # fmt: skip
     args = ap.parse_args()
 
-    from jaxjam.cli.bench.jampy_posterior import jampy_vrms
     from jaxjam.cli.bench.timing import time_call
     from jaxjam.cli.survey import read_catalog, run_survey
     from jaxjam.inference import FitConfig
     from jaxjam.inference.certify import CertifyConfig
+    from jaxjam.testing.jampy_posterior import jampy_vrms
 
     out = Path(args.out)
     catalog, mocks = _write_mocks(out / "mocks", args.n, args.seed)

@@ -30,6 +30,7 @@ def _positive(x):
     return isinstance(x, float | int) and math.isfinite(x) and x > 0
 
 
+@pytest.mark.slow
 def test_quick_bench_records_machine_device_versions_and_date(quick_run):
     out, _ = quick_run
     r = json.loads((out / "results.json").read_text())
@@ -44,6 +45,7 @@ def test_quick_bench_records_machine_device_versions_and_date(quick_run):
     assert r["sampling"]["jampy_emcee"]["workers"] == 2
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_every_figure(quick_run):
     out, output = quick_run
     r = json.loads((out / "results.json").read_text())
@@ -109,6 +111,7 @@ def test_survey_extrapolation_formula():
     np.testing.assert_allclose(e["seconds"], 30.0 + 10 * 50.0 + 95 * 0.4)
 
 
+@pytest.mark.slow
 def test_table_has_one_column_per_results_file(quick_run, tmp_path):
     out, _ = quick_run
     r = json.loads((out / "results.json").read_text())

@@ -7,7 +7,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.core.forward import apply_operator, extend_outward, reached_nodes
 from jaxjam.emulator.emulator import Emulator
 from jaxjam.emulator.network import head_of, with_head
@@ -16,6 +15,7 @@ from jaxjam.inference.certify import CertifyConfig, jampy_log_likelihood, pick_d
 from jaxjam.inference.planes import Plane, jampy_plane
 from jaxjam.inference.problem import galaxy_operator
 from jaxjam.reference.jam import CONVERGED, LABELS, JampyScale, grid_maps, padded, vrms_at_bins
+from jaxjam.testing.m32 import m32_galaxy
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +260,7 @@ def test_overdispersed_draws_are_wider_and_inside_the_box():
     np.testing.assert_array_equal(w, overdispersed_draws(theta, 400, 3.0, box, seed=0))
 
 
+@pytest.mark.slow
 def test_certificate_fails_a_posterior_narrower_than_jams(galaxy):
     """A sampled posterior cut off by walls in (q_int, ratio) far inside JAM's: on the draws'
     planes jampy's density is nearly flat, so the weights are nearly equal and k̂ passes; only

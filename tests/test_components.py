@@ -52,7 +52,7 @@ GRID = PolarGrid(n_r=8, n_theta=4)
 
 @pytest.fixture(scope="module")
 def m32_galaxy():
-    from jaxjam.cli.demo import m32_galaxy
+    from jaxjam.testing.m32 import m32_galaxy
 
     return m32_galaxy()
 
@@ -179,6 +179,7 @@ def test_prediction_sums_the_three_components(three_emulator, m32_galaxy):
         emu.predict_vrms(g.mge, 0.7, 0.4, 0.9, 1.4, 2e6, k.x_arcsec, k.y_arcsec)
 
 
+@pytest.mark.slow
 def test_a_fit_samples_the_third_components_parameter(three_emulator, m32_galaxy):
     """Refinement on jampy maps of all three components, the table, NUTS, the DataTree."""
     from jaxjam.inference import FitConfig, NUTSConfig, fit

@@ -9,13 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.cli.demo import M32_PSF, m32_galaxy
 from jaxjam.core.forward import bin_operator, bin_values
 from jaxjam.emulator.emulator import Emulator
 from jaxjam.emulator.fused import fold_linear_heads, split_head
 from jaxjam.emulator.network import head_of, with_head
 from jaxjam.inference import FitConfig, build_problem
 from jaxjam.inference.likelihood import log_posterior
+from jaxjam.testing.m32 import M32_PSF, m32_galaxy
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,7 @@ def test_fused_bins_equal_the_operator_on_the_maps(emu, galaxy, psf, head):
             np.testing.assert_allclose(g, r, rtol=2e-5, atol=1e-6 * float(jnp.max(jnp.abs(r))))
 
 
+@pytest.mark.slow
 def test_gradient_and_hessian_match_reverse_mode(emu, galaxy):
     """The forward-mode rule gives the log-posterior's gradient and (forward over reverse)
     Hessian that reverse mode through the unfused model gives."""

@@ -69,6 +69,7 @@ def test_task_is_a_pure_function_of_seed_and_index(tiny_config, reference_store)
         np.testing.assert_array_equal(v, ref[k][8:12], err_msg=k)
 
 
+@pytest.mark.slow
 def test_real_kill_then_resume_is_bit_identical(tmp_path, reference_store, tiny_config):
     cfg_file = tmp_path / "cfg.json"
     cfg_file.write_text(json.dumps(tiny_config.to_dict()))

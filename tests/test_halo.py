@@ -206,6 +206,7 @@ def test_training_refuses_a_network_that_does_not_take_the_halo_width(v2_store):
             _store_components(StoreReader(path), TrainConfig(network=net))
 
 
+@pytest.mark.slow
 def test_a_v2_network_learns_the_halo_store_and_reloads(tmp_path, v2_store):
     """The factorised head with the halo's Chebyshev width terms and the physical-radius output
     trains on a v2 store (the loss falls 10× on its few samples), and the saved model

@@ -284,6 +284,7 @@ def test_dense_metric_samples_a_correlated_gaussian_in_fewer_steps():
     assert steps[True] < 0.7 * steps[False], steps
 
 
+@pytest.mark.slow
 def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
     res = fit(m32_galaxy, QUICK, emu, progress=False, warn=False)
     dt = res.datatree
@@ -314,6 +315,7 @@ def test_fit_returns_a_complete_datatree(emu, m32_galaxy, tmp_path):
         assert (tmp_path / "out" / f).stat().st_size > 0, f
 
 
+@pytest.mark.slow
 def test_fit_is_reproducible_from_its_seed(emu, m32_galaxy):
     g = _subset(m32_galaxy, slice(0, 50))
     cfg = FitConfig(
@@ -327,6 +329,7 @@ def test_fit_is_reproducible_from_its_seed(emu, m32_galaxy):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
     gals = [_subset(m32_galaxy, slice(0, 50)), _subset(m32_galaxy, slice(50, 175))]
     cfg = FitConfig(
@@ -356,6 +359,7 @@ def test_fit_many_pads_and_returns_each_galaxy(emu, m32_galaxy):
         fit_many(gals, cfg, emu, progress=False, galaxies_per_step=0)
 
 
+@pytest.mark.slow
 def test_cli_fit_writes_the_contract(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXJAM_CACHE_DIR", str(tmp_path / "xla_cache"))
     out = tmp_path / "fit"
@@ -395,8 +399,10 @@ def test_cli_fit_refuses_bad_psf(tmp_path):
     assert r.exit_code != 0 and "sum to 1" in r.output
 
 
+@pytest.mark.slow
 def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
-    from jaxjam.cli.demo import _stored_capfit, run_demo, stored_jampy_mcmc
+    from jaxjam.cli.demo import run_demo
+    from jaxjam.testing.m32 import stored_capfit, stored_jampy_mcmc
 
     # the certificate's machinery at cheap settings (its own tests: tests/test_certify.py)
     cheap = FitConfig(refine_maps=4, refine_settings=LABELS,
@@ -410,7 +416,7 @@ def test_demo_prints_the_posterior_beside_both_jampy_references(tmp_path):
     assert result.certificate["overdispersed"]["n_points"] == 8
     for name in PARAM_NAMES:
         row = next(line for line in table.splitlines() if line.startswith(name))
-        cap, mc = _stored_capfit()[name], stored_jampy_mcmc()[name]
+        cap, mc = stored_capfit()[name], stored_jampy_mcmc()[name]
         assert f"{cap[0]:.3f} ± {cap[1]:.3f}" in row and f"{mc[0]:.3f} ± {mc[1]:.3f}" in row
         assert f"{result.summary.loc[name, 'mean']:.3f}" in row
     check = json.loads(result.datatree["posterior"].attrs["table"])["at_draws"]
@@ -440,6 +446,7 @@ def test_convergence_checks_name_each_problem():
     assert check_convergence(summary.iloc[1:], quiet, warn=False) == []
 
 
+@pytest.mark.slow
 def test_a_round_without_physical_maps_keeps_the_last_refinement(emu, m32_galaxy, monkeypatch):
     """Near JAM's physical edge every jampy map of a round can be unphysical at some node the
     bins reach (calibration mock 10: ratio 0.52); the fit then keeps the pilot's refinement,

@@ -2,11 +2,13 @@
 
 ``src/jaxjam``'s sub-packages are the layers, bottom up::
 
-    core → reference → data_gen → emulator → inference → cli
+    core → reference → data_gen → emulator → inference → testing → cli
 
 core is values and physics (MGEs, geometry, grid, components, PSF, the bins' linear map);
 reference is every jampy call; data_gen makes stores from jampy labels; emulator is the network,
-its training on stores and its evaluation; inference is the fit; cli is the ``jaxjam`` command.
+its training on stores and its evaluation; inference is the fit; testing holds the shared
+fixtures (jampy's M32 example, jampy mocks) of tests, benchmarks and the demo; cli is the
+``jaxjam`` command.
 Nothing imports upward, and inference never imports data_gen (a fit needs no generator). The
 package root only re-exports the public names of the layers (its ``__init__``).
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 import jaxjam
 
 SRC = Path(jaxjam.__file__).resolve().parent
-LAYERS = ("core", "reference", "data_gen", "emulator", "inference", "cli")
+LAYERS = ("core", "reference", "data_gen", "emulator", "inference", "testing", "cli")
 #: package data, not code
 NOT_LAYERS = ("data", "pretrained")
 

@@ -1,5 +1,5 @@
 """End to end on a converged-jampy mock of real photometry: the flat edge-on NGC 4342 with a
-nuclear black hole, AO-like PSF, 701 bins, 2% noise (:func:`jaxjam.cli.bench.mocks.real_mock`).
+nuclear black hole, AO-like PSF, 701 bins, 2% noise (:func:`jaxjam.testing.mocks.real_mock`).
 
 With the previous defaults (refinement maps at the label settings, no certificate) this fit
 landed 7–8σ from the truth with R-hat 1.00. The default fit must now recover it and say that
@@ -10,10 +10,10 @@ import json
 import numpy as np
 import pytest
 
-from jaxjam.cli.bench.mocks import real_mock
 from jaxjam.inference import FitConfig, NUTSConfig, fit
 from jaxjam.inference.certify import CertifyConfig
 from jaxjam.inference.priors import PARAM_NAMES
+from jaxjam.testing.mocks import real_mock
 
 
 @pytest.mark.slow

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.inference.certify import CertifyConfig, certify, jampy_vrms, verdict
 from jaxjam.inference.planes import Plane, gaussian_loglik, integrate, jampy_plane
 from jaxjam.reference.jam import LABELS
+from jaxjam.testing.m32 import m32_galaxy
 
 BOX = np.array([[0.2, 0.5], [0.5, 1.0], [4.0, 10.5], [-1.0, 1.5]])
 

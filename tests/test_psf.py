@@ -128,6 +128,7 @@ def test_operator_gradients_are_finite_and_exact():
     "q_int, ratio, ml, mbh, nang, nlos",
     [(0.5, 0.9, 1.2, 3e6, 15, 120), (0.2, 0.5, 1.0, 1e6, 30, 300)],
 )
+@pytest.mark.slow
 def test_m32_adaptive_optics_matches_jampy(q_int, ratio, ml, mbh, nang, nlos):
     """M32 AO case (PSF σ = 0.04″, 0.4″; weights 0.7, 0.3; 0.05″ pixels) within 0.3%.
 

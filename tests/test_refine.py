@@ -5,7 +5,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.core.forward import reached_nodes
 from jaxjam.emulator.emulator import Emulator
 from jaxjam.emulator.network import head_of, with_head
@@ -14,6 +13,7 @@ from jaxjam.inference.pool import JampyPool
 from jaxjam.inference.problem import galaxy_operator, unit_modes
 from jaxjam.inference.refine import design_points, jampy_maps, refine_head
 from jaxjam.reference.jam import LABELS, JampyScale, grid_maps
+from jaxjam.testing.m32 import m32_galaxy
 
 
 @pytest.fixture(scope="module")

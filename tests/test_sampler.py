@@ -44,6 +44,7 @@ def test_deterministic_given_seed():
     assert not np.array_equal(a[0].descriptors, c[0].descriptors)
 
 
+@pytest.mark.slow
 def test_photometries_are_valid_and_normalised(sample):
     cfg = SamplerConfig()
     for p in sample:
@@ -98,6 +99,7 @@ def v2_sample():
     return _draws(200, seed=2025, config=V2)
 
 
+@pytest.mark.slow
 def test_v2_real_galaxies_lie_inside_the_sampled_distribution(v2_sample):
     """The v2 sampler's photometries cover M32, NGC 4342 and NGC 5831 on every descriptor,
     including the inner flattening (NGC 5831's flat inner Gaussians in a round galaxy,

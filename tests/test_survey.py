@@ -102,6 +102,7 @@ def _rows(out):
             for p in out.iterdir() if (p / "row.json").exists()}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_survey_survives_sigkill_and_matches_single_fits(tmp_path):
     (tmp_path / "broken.txt").write_text("this is not\na kinematics file\n")
     cat = _catalog(tmp_path / "cat", n=3, extra=[
@@ -164,6 +165,7 @@ def test_survey_survives_sigkill_and_matches_single_fits(tmp_path):
     assert proc.returncode == 1 and "other settings (they differ in ['seed'])" in log, log
 
 
+@pytest.mark.slow
 def test_survey_runs_refinement_and_certificates_on_its_workers(tmp_path):
     cat = _catalog(tmp_path / "cat", n=2)
     cfg = FitConfig(nuts=NUTSConfig(n_warmup=40, n_samples=40, n_init_candidates=8,

@@ -158,6 +158,7 @@ def _warning(many):
             f"cores: starting {n}")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_survey_workers_are_capped_with_a_warning(finished, tmp_path):
     many = str(available_cores() + 30)
     cat, out = _copy(finished, tmp_path)
@@ -166,6 +167,7 @@ def test_survey_workers_are_capped_with_a_warning(finished, tmp_path):
     assert _warning(many) in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow
 def test_generate_workers_are_capped_with_a_warning(tmp_path, tiny_config):
     many = str(available_cores() + 30)
     config = tmp_path / "tiny.json"

@@ -7,7 +7,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjam.cli.demo import m32_galaxy
 from jaxjam.emulator.emulator import Emulator
 from jaxjam.emulator.table import table_bins, table_error, tabulate
 from jaxjam.inference import FitConfig, build_problem
@@ -16,6 +15,7 @@ from jaxjam.inference.likelihood import log_posterior
 from jaxjam.inference.priors import to_unconstrained
 from jaxjam.inference.problem import exact_values, tabulate_problem
 from jaxjam.inference.results import TABLE_DLOGL_MAX
+from jaxjam.testing.m32 import m32_galaxy
 
 QMIN = 0.72
 
@@ -111,6 +111,7 @@ def test_fit_config_checks_table_nodes():
         FitConfig(table_nodes=(3, 24))
 
 
+@pytest.mark.slow
 def test_a_coarse_table_is_caught_at_the_posterior_draws(m32_problem):
     """The check after sampling compares the network's own log-likelihood at every draw: a
     table far too coarse (4 × 4 nodes) must be reported, the default one must pass."""

@@ -27,6 +27,7 @@ def _leaves(model_dir):
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.split(model)[1]))]
 
 
+@pytest.mark.slow
 def test_tiny_dataset_overfits(tmp_path, tiny_store):
     cfg = TrainConfig(
         network=NET,
@@ -59,6 +60,7 @@ def test_other_config_in_same_run_dir_is_refused(tmp_path, tiny_store):
         train(tiny_store, tmp_path / "run", TrainConfig(network=NET, max_epochs=2), progress=False)
 
 
+@pytest.mark.slow
 def test_real_kill_then_resume_matches_uninterrupted_run(tmp_path, tiny_store):
     cfg = TrainConfig(
         network=NET,

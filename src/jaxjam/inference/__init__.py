@@ -1,5 +1,5 @@
-"""Priors, likelihood, NUTS sampling, certificates and diagnostics (installed as
-``jaxjam.inference``)."""
+"""The inference layer: priors, likelihood, refinement, NUTS sampling, certificates, diagnostics
+and the files a fit writes (:func:`save_fit`)."""
 
 from jaxjam.inference.config import FitConfig, Galaxy
 from jaxjam.inference.diagnostics import ConvergenceWarning, check_convergence, summarize
@@ -7,6 +7,7 @@ from jaxjam.inference.fit import fit, fit_many
 from jaxjam.inference.nuts import NUTSConfig
 from jaxjam.inference.priors import PARAM_NAMES, PriorBounds
 from jaxjam.inference.problem import build_problem
+from jaxjam.inference.report import save_fit
 from jaxjam.inference.results import FitResult
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "check_convergence",
     "fit",
     "fit_many",
+    "save_fit",
     "summarize",
 ]

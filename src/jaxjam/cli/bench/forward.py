@@ -50,9 +50,9 @@ def compiled_flops(fn, *args) -> float | None:
 def m32_problems(emulator):
     """The M32 galaxy, its fit :class:`~jaxjam.inference.likelihood.Problem` (with the AO
     PSF) and its PSF-free operator."""
-    from jaxjam.cli.demo import m32_galaxy
     from jaxjam.core.forward import bin_operator
     from jaxjam.inference import FitConfig, build_problem
+    from jaxjam.testing.m32 import m32_galaxy
 
     galaxy = m32_galaxy()
     problem = build_problem(emulator, galaxy, FitConfig())
@@ -130,7 +130,7 @@ def emulator_batches(emulator, problem, op_no_psf, batch_sizes, seed: int, min_t
 def jampy_timing(galaxy, min_total_s: float, theta=THETA_M32, settings=CONVERGED) -> dict:
     """One padded ``jam.axi.proj`` call at the galaxy's bins at ``settings``
     (:class:`jaxjam.reference.jam.JampySettings`), with its PSF and without (seconds)."""
-    from jaxjam.cli.bench.jampy_posterior import jampy_vrms
+    from jaxjam.testing.jampy_posterior import jampy_vrms
 
     def call(psf):
         return lambda: jampy_vrms(galaxy, theta, psf=psf, settings=settings)

@@ -30,9 +30,9 @@ def demo_fit(n_warmup: int, n_samples: int, seed: int, progress: bool, emulator=
              quick: bool = False) -> dict:  # fmt: skip
     """Time the M32 demo fit (4 chains) and measure its ESS (``quick``: a smoke run of the
     plain network, without refinement)."""
-    from jaxjam.cli.demo import m32_galaxy
     from jaxjam.inference import FitConfig, NUTSConfig, fit
     from jaxjam.inference.certify import CertifyConfig
+    from jaxjam.testing.m32 import m32_galaxy
 
     # the sampler's speed: the certificate's jampy calls are counted by `jaxjam demo` instead
     cfg = FitConfig(nuts=NUTSConfig(n_warmup=n_warmup, n_samples=n_samples), seed=seed,
@@ -77,9 +77,9 @@ def jampy_sampler(n_walkers: int, n_steps: int, seed: int, workers: int,
 
     import emcee
 
-    from jaxjam.cli.bench.jampy_posterior import JampyLogPosterior, start_ball
-    from jaxjam.cli.demo import m32_galaxy
     from jaxjam.inference import PARAM_NAMES, PriorBounds
+    from jaxjam.testing.jampy_posterior import JampyLogPosterior, start_ball
+    from jaxjam.testing.m32 import m32_galaxy
 
     galaxy = m32_galaxy()
     bounds = PriorBounds().resolve(galaxy.mge.qobs_min)

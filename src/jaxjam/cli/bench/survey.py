@@ -1,6 +1,6 @@
 """Survey scale: fit N mock galaxies in one batched (vmapped) call and time it.
 
-The mocks are seeing-limited IFU galaxies (:mod:`jaxjam.cli.bench.mocks`) with kinematics
+The mocks are seeing-limited IFU galaxies (:mod:`jaxjam.testing.mocks`) with kinematics
 from the emulator itself, so that making a thousand of them costs no jampy time; the fit is the same
 whatever made the data. Survey time is extrapolated from the largest batch N measured::
 
@@ -19,12 +19,9 @@ import time
 
 import numpy as np
 
-from jaxjam.inference import PriorBounds
+from jaxjam.testing.mocks import SURVEY_PRIOR
 
 __all__ = ["SURVEY_PRIOR", "extrapolate", "survey_timing"]
-
-
-SURVEY_PRIOR = PriorBounds(ratio=(0.5, 1.0), log10_mbh=(6.0, 9.0), log10_ml=(0.0, 1.0))
 
 
 def survey_timing(sizes, n_warmup: int, n_samples: int, seed: int, emulator,
@@ -37,9 +34,9 @@ def survey_timing(sizes, n_warmup: int, n_samples: int, seed: int, emulator,
         ``{N: {"mock_s", "setup_s", "compile_s", "sample_s", "total_s", "seconds_per_galaxy",
         "max_r_hat", "n_with_warnings"}}``.
     """
-    from jaxjam.cli.bench.mocks import emulator_mock
     from jaxjam.inference import FitConfig, NUTSConfig, fit_many
     from jaxjam.inference.certify import CertifyConfig
+    from jaxjam.testing.mocks import emulator_mock
 
     # NUTS fits alone: the per-galaxy jampy refinement (about 1 s per map, parallel across
     # processes or nodes) is timed by the demo's setup_s instead

@@ -11,11 +11,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxjam.inference import PriorBounds
+
 __all__ = [
     "DIST_MPC",
     "FWHM_ARCSEC",
     "REAL_MOCKS",
     "RE_ARCSEC",
+    "SURVEY_PRIOR",
     "MockSetup",
     "RealMock",
     "draw_setup",
@@ -27,6 +30,9 @@ __all__ = [
 ]
 
 DIST_MPC, RE_ARCSEC, LUM_LSUN, FWHM_ARCSEC, SPAXEL_ARCSEC = 20.0, 10.0, 3e10, 1.5, 1.0
+
+#: The survey benchmarks' prior: M_BH within what IFU surveys resolve, Υ within [1, 10].
+SURVEY_PRIOR = PriorBounds(ratio=(0.5, 1.0), log10_mbh=(6.0, 9.0), log10_ml=(0.0, 1.0))
 
 
 class MockSetup(NamedTuple):
