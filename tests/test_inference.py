@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from jaxjam.cli.main import _table_nodes, main
+from jaxjam.cli.main import main
+from jaxjam.cli.options import parse_table_nodes as _table_nodes
 from jaxjam.core.kinematics import Kinematics, read_kinematics
 from jaxjam.core.mge import read_mge
 from jaxjam.core.psf import PSF

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import click
+
+from jaxjam.cli.options import CONTEXT, compilation_cache, out_dir, user_errors
 from jaxjam.testing.m32 import capfit_m32, m32_galaxy, stored_capfit, stored_jampy_mcmc
 
 __all__ = ["run_demo"]
@@ -83,3 +86,36 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
     if result.problems:
         lines += ["", "warnings: " + "; ".join(result.problems)]
     return result, "\n".join(lines)
+
+
+@click.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="jaxjam_demo",
+    show_default=True,
+    help="Output directory of the fit, checked before it starts. The default is replaced by "
+    "each run; any other non-empty directory needs --overwrite.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Write into a non-empty --out, replacing the files of an earlier fit there.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="PRNG seed of the fit.")
+@click.option(
+    "--run-capfit",
+    is_flag=True,
+    help="Rerun jampy's capfit example (~30 jampy calls) instead of its stored result.",
+)
+def demo(out, overwrite, seed, run_capfit):
+    """Fit jampy's M32 black-hole example with NUTS on the shipped pretrained emulator."""
+    from click.core import ParameterSource
+
+    own = click.get_current_context().get_parameter_source("out") is ParameterSource.DEFAULT
+    out_dir(out, overwrite or own)  # the demo replaces its own default output
+    compilation_cache()
+    with user_errors():
+        _, table = run_demo(out, seed=seed, run_capfit=run_capfit)
+    click.echo(table)
+    click.echo(f"\nwrote {out}/posterior.nc, summary.csv, corner.png, trace.png, maps.png")

@@ -96,6 +96,8 @@ class Component:
     default_bounds : (float, float)
         Default uniform prior bounds of ``parameter``.
     description : str
+    parameter_unit : str
+        Unit of ``parameter`` as printed in help texts and tables (``"log10 Msun"``).
     input_name : str or None
         A per-sample scalar the map depends on besides the photometry, q_int and ratio (the
         halo's ``"log10_width_re"``); ``None`` for none. The generator draws it uniformly over
@@ -120,6 +122,7 @@ class Component:
     max_weight: Callable | None
     default_bounds: tuple[float, float]
     description: str = ""
+    parameter_unit: str = ""
     input_name: str | None = None
     input_range: tuple[float, float] | None = None
     input_scale: Callable | None = None
@@ -168,6 +171,7 @@ STARS = Component(
     max_weight=None,
     default_bounds=(-1.0, 1.5),
     description="V² of the stars' own potential per unit M/L (Υ = 1, no black hole)",
+    parameter_unit="log10 Msun/Lsun",
 )
 
 #: A central black hole, per unit M_BH/L_tot: jampy's linear response to it, which reproduces
@@ -184,6 +188,7 @@ BLACK_HOLE = Component(
     max_weight=lambda settings: settings.bh_max_fraction,
     default_bounds=(4.0, 10.5),
     description="jampy's linear response to a central point mass, per unit M_BH/L_tot",
+    parameter_unit="log10 Msun",
 )
 
 #: Reference mass of the halo label for widths s ≤ R_e, in units of L_tot (with Υ = 1); wider
@@ -237,6 +242,7 @@ HALO = Component(
     default_bounds=(7.0, 13.0),
     description="jampy's linear response to a spherical Gaussian of width s (input "
     "log10_width_re), per unit M/L_tot",
+    parameter_unit="log10 Msun",
     input_name="log10_width_re",
     input_range=(-3.5, 1.8),
     input_scale=halo_ref_fraction,

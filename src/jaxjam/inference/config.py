@@ -109,4 +109,6 @@ class FitConfig:
             object.__setattr__(self, "table_nodes", nodes)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # the bounds by name (PriorBounds.to_dict): a survey's manifest is unchanged by fields
+        # that hold nothing
+        return dataclasses.asdict(self) | {"bounds": self.bounds.to_dict()}

@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxjam.core.components import DEFAULT, parameter_names
 from jaxjam.core.geometry import Q_INT_MIN, RATIO_RANGE
+from jaxjam.core.model import Model
 
 __all__ = ["PARAM_NAMES", "PriorBounds", "to_constrained", "to_unconstrained"]
 
@@ -43,12 +44,37 @@ class PriorBounds:
         log10 M_BH / Msun, default [4, 10.5].
     log10_ml : (float, float)
         log10 Υ / (Msun/Lsun), default [−1, 1.5].
+    others : tuple of (str, (float, float))
+        Bounds of any further parameter of the model (a component's, an anisotropy family's),
+        by name; :meth:`from_dict` fills it. Parameters given nowhere get their
+        :class:`~jaxjam.core.model.Parameter`'s ``default_bounds``.
     """
 
     q_int: tuple[float, float] | None = None
     ratio: tuple[float, float] = (0.5, 1.0)
     log10_mbh: tuple[float, float] = (4.0, 10.5)
     log10_ml: tuple[float, float] = (-1.0, 1.5)
+    others: tuple[tuple[str, tuple[float, float]], ...] = ()
+
+    @classmethod
+    def from_dict(cls, bounds: dict) -> PriorBounds:
+        """Bounds by parameter name, ``{"log10_mbh": (6, 9), "log10_mhalo": (8, 12)}``: the
+        named fields are set, the other names go to ``others`` (checked against the model in
+        :meth:`resolve`)."""
+        return cls().updated(bounds)
+
+    def updated(self, bounds: dict) -> PriorBounds:
+        """These bounds with those of ``bounds`` (by parameter name) replacing them."""
+        named = {f.name for f in dataclasses.fields(self)} - {"others"}
+        fields = {k: tuple(v) for k, v in bounds.items() if k in named}
+        others = dict(self.others) | {k: tuple(v) for k, v in bounds.items() if k not in named}
+        return dataclasses.replace(self, **fields, others=tuple(sorted(others.items())))
+
+    def get(self, name: str):
+        """The bounds given for ``name`` (a field or ``others``), or None."""
+        if name != "others" and name in {f.name for f in dataclasses.fields(self)}:
+            return getattr(self, name)
+        return dict(self.others).get(name)
 
     def resolve(self, qobs_min: float, domain: dict | None = None,
                 components: tuple = DEFAULT) -> np.ndarray:  # fmt: skip
@@ -78,12 +104,15 @@ class PriorBounds:
             bounds outside the emulator's trained range.
         """
         domain = domain or {}
+        model = Model(tuple(components))
+        unknown = [n for n, _ in self.others if n not in model.names]
+        if unknown:
+            raise ValueError(f"prior bounds given for {unknown}, which this model does not "
+                             f"have; its parameters are {list(model.names)}")  # fmt: skip
         q = self.q_int if self.q_int is not None else (Q_INT_MIN, qobs_min)
-        names = parameter_names(components)
-        default = {c.parameter: c.default_bounds for c in components}
-        out = np.array([q, self.ratio] + [getattr(self, n, None) or default[n] for n in names[2:]],
+        out = np.array([q] + [self.get(p.name) or p.default_bounds for p in model.parameters[1:]],
                        float)  # fmt: skip
-        for name, (lo, hi) in zip(names, out, strict=True):
+        for name, (lo, hi) in zip(model.names, out, strict=True):
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
                 raise ValueError(
                     f"prior bounds of {name} must be finite with lo < hi, got ({lo:g}, {hi:g})"
@@ -103,7 +132,9 @@ class PriorBounds:
         return out
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """``{name: bounds}``: the four named fields, then ``others`` by name."""
+        named = [f.name for f in dataclasses.fields(self) if f.name != "others"]
+        return {name: getattr(self, name) for name in named} | dict(self.others)
 
 
 def to_constrained(u, bounds):

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxjam.core import components as comps
+from jaxjam.core.model import Model
 from jaxjam.emulator.emulator import Emulator
 from jaxjam.inference.certify import verdict, with_certificate
 from jaxjam.inference.config import FitConfig, Galaxy
@@ -162,7 +162,7 @@ def fit_result(emulator: Emulator, galaxy: Galaxy, config: FitConfig, problem: P
              "certified": int(bool(cert and cert["certified"])),
              "verdict": verdict(cert)}  # fmt: skip
     dt = to_datatree(theta, trace, kin._asdict(), vrms[..., : kin.vrms_kms.size], attrs,
-                     comps.parameter_names(emulator.components))  # fmt: skip
+                     Model(emulator.components).names)  # fmt: skip
     summary = with_certificate(summarize(dt), cert)
     problems = check_convergence(summary, trace, warn=warn) + table_problems(check, warn)
     if config.certify.enabled and not (cert and cert["certified"]):

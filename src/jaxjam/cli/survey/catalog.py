@@ -14,15 +14,17 @@ column             required  meaning
 ``pixsize``        no        pixel size, arcsec
 ``pa_deg``         no        position angle of the major axis from the data's +x axis, degrees
 ``seed``           no        the fit's seed (default: the survey's ``--seed``)
-``q_int_bounds``   no        prior bounds ``LO,HI`` (also ``ratio_bounds``,
-                             ``log10_mbh_bounds``, ``log10_ml_bounds``)
+``q_int_bounds``   no        prior bounds ``LO,HI``; one ``NAME_bounds`` column per parameter
+                             of the model (:class:`~jaxjam.core.model.Model`): for the
+                             shipped one also ``ratio_bounds``, ``log10_mbh_bounds``,
+                             ``log10_ml_bounds``
 =================  ========  ==================================================================
 
 An empty cell means "not given": the survey's own option applies (``--sigmapsf``, ``--pa``,
 ``--q-int-bounds``, ...). A row that cannot be read is a :class:`BadRow`, named by its row
 number and name; it does not stop the others. A path to a file that does not exist stops the
 survey before it starts (:class:`CatalogError`, naming every such path), as does a catalogue
-in another format than CSV or ECSV.
+in another format than CSV or ECSV, or a ``*_bounds`` column of no parameter of the model.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxjam.cli.parsing import floats, psf_from_text
+from jaxjam.core.model import Model
 
 __all__ = ["BOUND_COLUMNS", "FORMATS", "BadRow", "CatalogError", "Entry", "read_catalog"]
 
 REQUIRED = ("name", "mge", "kinematics", "distance_mpc")
-BOUND_COLUMNS = ("q_int_bounds", "ratio_bounds", "log10_mbh_bounds", "log10_ml_bounds")
-OPTIONAL = ("sigmapsf", "normpsf", "pixsize", "pa_deg", "seed", *BOUND_COLUMNS)
+#: the shipped model's bounds columns (:attr:`jaxjam.core.model.Parameter.column`)
+BOUND_COLUMNS = tuple(p.column for p in Model().parameters)
+OPTIONAL = ("sigmapsf", "normpsf", "pixsize", "pa_deg", "seed")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 #: catalogue file name endings → astropy's table formats
 FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv"}
@@ -109,12 +113,13 @@ def _defaults_psf(defaults: dict, row: dict):
     return defaults.get("psf")
 
 
-def _entry(table, i: int, base: Path, defaults: dict, seen: set) -> Entry:
+def _entry(table, i: int, base: Path, defaults: dict, seen: set, model: Model) -> Entry:
     from jaxjam.core.kinematics import read_kinematics
     from jaxjam.core.mge import read_mge
     from jaxjam.inference import Galaxy
 
-    row = {c: _cell(table, c, i) for c in REQUIRED + OPTIONAL}
+    bound_columns = tuple(p.column for p in model.parameters)
+    row = {c: _cell(table, c, i) for c in REQUIRED + OPTIONAL + bound_columns}
     name = row["name"]
     if name is None:
         raise ValueError("no name")
@@ -145,7 +150,7 @@ def _entry(table, i: int, base: Path, defaults: dict, seen: set) -> Entry:
         except ValueError:
             raise ValueError(f"seed must be an integer, got {row['seed']!r}") from None
     bounds = {}
-    for col in BOUND_COLUMNS:
+    for col in bound_columns:
         if row[col] is not None:
             pair = floats(row[col], col)
             if len(pair) != 2:
@@ -159,7 +164,8 @@ def _entry(table, i: int, base: Path, defaults: dict, seen: set) -> Entry:
     return Entry(i + 1, name, galaxy, seed, bounds, digest.hexdigest())
 
 
-def read_catalog(path, defaults: dict | None = None) -> tuple[list[Entry], list[BadRow]]:
+def read_catalog(path, defaults: dict | None = None,
+                 model: Model | None = None) -> tuple[list[Entry], list[BadRow]]:  # fmt: skip
     """Read a survey catalogue (see the module docstring for its columns).
 
     Parameters
@@ -168,6 +174,9 @@ def read_catalog(path, defaults: dict | None = None) -> tuple[list[Entry], list[
         CSV or ECSV table, named ``*.csv`` or ``*.ecsv`` (:data:`FORMATS`).
     defaults : dict, optional
         ``psf`` (a :class:`~jaxjam.core.psf.PSF`) and ``pa_deg`` for rows that give none.
+    model : Model, optional
+        The fitted model, whose parameters name the ``NAME_bounds`` columns (default: the
+        shipped model's, :class:`~jaxjam.core.model.Model`).
 
     Returns
     -------
@@ -180,8 +189,8 @@ def read_catalog(path, defaults: dict | None = None) -> tuple[list[Entry], list[
     ------
     CatalogError
         For a missing or unreadable file, a name that does not end in ``.csv`` or ``.ecsv``, a
-        missing required column, an empty table, or rows that name files that do not exist
-        (all of them are listed).
+        missing required column, a ``*_bounds`` column of no parameter of ``model``, an empty
+        table, or rows that name files that do not exist (all of them are listed).
     """
     from astropy.table import Table
 
@@ -205,13 +214,19 @@ def read_catalog(path, defaults: dict | None = None) -> tuple[list[Entry], list[
     if missing:
         raise CatalogError(f"catalogue {path} lacks the column(s) {missing}; it has "
                            f"{table.colnames} (required: {list(REQUIRED)})")  # fmt: skip
+    model = model or Model()
+    known = {p.column for p in model.parameters}
+    stray = [c for c in table.colnames if c.endswith("_bounds") and c not in known]
+    if stray:
+        raise CatalogError(f"catalogue {path}: the column(s) {stray} bound no parameter of the "
+                           f"model; its bounds columns are {sorted(known)}")  # fmt: skip
     if len(table) == 0:
         raise CatalogError(f"catalogue {path} has no rows")
     entries, bad, seen, absent = [], [], set(), []
     for i in range(len(table)):
         name = _cell(table, "name", i) or f"row{i + 1}"
         try:
-            entries.append(_entry(table, i, path.parent, defaults or {}, seen))
+            entries.append(_entry(table, i, path.parent, defaults or {}, seen, model))
         except _MissingFileError as exc:
             absent.append(f"row {i + 1} ({name}): {exc}")
         except (ValueError, FileNotFoundError, OSError) as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from jaxjam.cli.survey.catalog import read_catalog
 from jaxjam.cli.survey.task import ROW_FILE, fit_entry, read_row
+from jaxjam.core.model import Model
 
 __all__ = ["FAILED", "MANIFEST", "TABLE", "SurveyMismatchError", "entry_config", "finished",
            "run_survey", "survey_columns"]  # fmt: skip
@@ -50,7 +51,7 @@ def survey_columns(parameter_names) -> list[str]:
 def entry_config(config, entry):
     """The survey's :class:`~jaxjam.inference.FitConfig` with the row's seed and bounds."""
     seed = config.seed if entry.seed is None else entry.seed
-    bounds = dataclasses.replace(config.bounds, **entry.bounds)
+    bounds = config.bounds.updated(entry.bounds)
     return dataclasses.replace(config, seed=seed, bounds=bounds)
 
 
@@ -231,8 +232,8 @@ def run_survey(catalog, out_dir, config, *, model_dir=None, workers=None, schedu
 
     t0 = time.perf_counter()
     out = Path(out_dir)
-    entries, bad = read_catalog(catalog, defaults)
     emulator = Emulator.load(model_dir)
+    entries, bad = read_catalog(catalog, defaults, Model(emulator.components))
     columns = survey_columns(parameter_names(emulator.components))
     _prepare(out, _manifest(config, emulator, defaults, catalog))
     rows: dict[int, dict] = {}
