@@ -29,7 +29,7 @@ def emu():
 
 
 def test_jampy_at_the_bins_equals_the_exact_layer_fed_with_jampy_grid_maps(emu, galaxy):
-    """Measured (benchmarks/reference_settings.py, M32's 175 AO bins, converged settings):
+    """Measured (benchmarks/labels/reference_settings.py, M32's 175 AO bins, converged settings):
     0.012–0.015% median, 0.43% max (the innermost bins, inside the grid's 1e-3 R_e)."""
     k, m = galaxy.kinematics, galaxy.mge
     q, ratio, lg_mbh, lg_ml = 0.37, 0.84, 6.33, 0.142

@@ -82,7 +82,7 @@ def test_halo_basis_reproduces_jampy_with_a_gnfw_halo(m32):
 def test_halo_label_is_linear_at_the_ends_of_its_widths(m32, log10_width_re):
     """jampy's nonlinearity for halo-dominated potentials: at 3× the reference mass the
     linear response reproduces direct jampy to ≤ 1e-3 in V² where the halo carries ≥ 85% of
-    V² (measured on three galaxies, benchmarks/halo_linearity.py: ≤ 1.0e-4)."""
+    V² (measured on three galaxies, benchmarks/halo/halo_linearity.py: ≤ 1.0e-4)."""
     norm, re, _ = m32.normalized()
     scale = JampyScale(0.7, re, m32.luminosity_lsun(0.7))
     maps = grid_maps(norm, 0.5, 1.1, GRID, LABELS, scale, components=WITH_HALO,

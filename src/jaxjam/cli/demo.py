@@ -65,8 +65,9 @@ def run_demo(out_dir=None, seed: int = 0, run_capfit: bool = False, n_warmup: in
                      f"{r['r_hat']:>6.3f} {r['ess_bulk']:>6.0f}   {cf:>16}   {mc:>16}")  # fmt: skip
     lines += ["", f"emcee over jampy: median ± half the 16-84% range, {mcmc['walkers']} walkers x "
               f"{mcmc['steps']} steps, autocorrelation time {mcmc['autocorr_time_steps']:.0f} "
-              "steps (benchmarks/jampy_mcmc_m32.py), reweighted to jampy nlos "
-              f"{mcmc['jampy_settings']['nlos']} (benchmarks/jampy_mcmc_reweight.py)"]  # fmt: skip
+              "steps (benchmarks/posterior/jampy_mcmc_m32.py), reweighted to jampy nlos "
+              f"{mcmc['jampy_settings']['nlos']} "
+              "(benchmarks/posterior/jampy_mcmc_reweight.py)"]  # fmt: skip
     table = result.datatree["posterior"].attrs.get("table", "none")
     if table != "none":
         t = json.loads(table)

@@ -228,7 +228,7 @@ def _halo_label(second_moment, scale, settings, log10_width_re):
 
 #: One spherical Gaussian of the potential of width s (the per-sample input log10 s/R_e, over
 #: 3e-4–60 R_e: a basis of 24 such widths represents gNFW halos with γ from −1.6 to 0 to ≤ 1e-4
-#: of V_c², ``benchmarks/halo_basis.py``), per unit M/L_tot. A halo is a weighted sum of them.
+#: of V_c², ``benchmarks/halo/halo_basis.py``), per unit M/L_tot. A halo is a weighted sum of them.
 HALO = Component(
     name="halo",
     symbol="H",

@@ -5,7 +5,8 @@ log-spaced; angles are uniformly spaced from 0 (major axis) to 90 deg (minor axi
 included, so that interpolation never extrapolates in angle.
 
 The default size, 64 radii × 16 angles over 1e-3–3 R_e, was chosen from the measured
-interpolation error of jampy maps (``benchmarks/grid_interpolation.py``): cost is dominated by
+interpolation error of jampy maps (``benchmarks/refinement/grid_interpolation.py``): cost is
+dominated by
 jampy's Jeans solve, not by the number of nodes, so a fine grid is cheap to label.
 """
 

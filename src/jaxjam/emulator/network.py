@@ -78,7 +78,7 @@ class NetworkConfig:
         Chebyshev terms in an input (the series' degree plus one). 48: the halo's map is a
         smooth but not low-order function of log s over its 5.3 decades; on M32, NGC 4342 and
         NGC 5831 a 33-term series is good to ≤ 3.2e-3 of V² and the error falls ~5× per 8
-        terms (``benchmarks/halo_width_chebyshev.py``), which puts 1e-3 near 40 terms.
+        terms (``benchmarks/halo/halo_width_chebyshev.py``), which puts 1e-3 near 40 terms.
     physicality : {"global", "radius"}
         One logit of "V² > 0 everywhere", or log10 of the physical radius at each grid angle.
     """

@@ -50,7 +50,8 @@ When not, the fit refines again on jampy maps at these draws and resamples
 
 ``n_draws``: the default 48 (96 jampy calls). For log-normal log ratios of sd 0.1–0.3 (spans
 0.4–1.4), k̂ from 48 draws exceeds PSIS's threshold for 48 (0.41) in 19–26% of trials and 0.7
-in 1–3% (``benchmarks/khat_small_samples.py``): k̂ alone would fail good fits by chance, hence
+in 1–3% (``benchmarks/posterior/khat_small_samples.py``): k̂ alone would fail good fits by chance,
+hence
 the bounded-weight rule; the wrong NGC 4342 model of DESIGN.md (spread ~5) gives k̂ > 1, and
 ``tests/test_certify.py`` checks that a degraded head fails.
 """
@@ -96,7 +97,7 @@ __all__ = [
 ]
 
 #: jampy settings of the certificate's calls at the bins. Measured at IFU bins through the PSF
-#: against nang 45 / nlos 800 (``benchmarks/reference_settings.py``): nang 30 / nlos 120 is
+#: against nang 45 / nlos 800 (``benchmarks/labels/reference_settings.py``): nang 30 / nlos 120 is
 #: ≤ 0.016% (M32, 175 AO bins) and ≤ 0.033% (NGC 4342 mock, 701 AO bins) at worst, no worse
 #: than nlos 300 at 60% of its cost (3–4 s a call).
 CERTIFICATE_SETTINGS = CONVERGED
@@ -493,7 +494,7 @@ def tail_verdict(log_ratio, k_hat: float, config: CertifyConfig) -> dict:
     at least 4R/(1 + R)² with R = e^span (0.42 at span 2), so there is no heavy tail for k̂ to
     find, and k̂ is not used. k̂ from a few dozen such draws is noise: for log-normal log
     ratios with sd 0.1–0.3 (spans 0.4–1.4 at S = 48) it exceeds 0.41 in 19–26% and 0.7 in 1–3%
-    of draws (``benchmarks/khat_small_samples.py``), which is what failed the M32
+    of draws (``benchmarks/posterior/khat_small_samples.py``), which is what failed the M32
     demo on k̂ = 0.98 from weights within e^0.64. Weights whose largest is at most
     e^``config.bounded_log_excess`` times their mean are bounded above as well: k̂ describes
     the right tail only, and a few draws of very low weight (a span over 2) make no heavy tail

@@ -11,7 +11,7 @@ that truth (``../shared/DESIGN.md``, "The reference model"):
 - **M/L and M_BH.** ``jam.axi.proj(..., mbh=M, ml=Υ)`` models a black hole of Υ·M. Calls here
   take the black-hole mass itself (``mbh_msun``) and pass ``mbh = mbh_msun / ml``.
 - **Named settings** (:class:`JampySettings`), measured on real photometry by
-  ``benchmarks/reference_settings.py`` against nang 45 / nlos 800:
+  ``benchmarks/labels/reference_settings.py`` against nang 45 / nlos 800:
 
   - :data:`LABELS` (nang 15, nlos 120): the shipped model's training labels; 0.2% p99 on M32
     but 2–8% at p99 on NGC 5831's grid;
@@ -121,7 +121,7 @@ class JampyScale:
     The Jeans solution in units of G L_tot/R_e is scale free, but jampy's line-of-sight
     quadrature places its nodes in absolute parsecs (``lambertw(1/lims)`` in ``vmom_proj``),
     so its output depends slightly on distance and size: ~1% at the default ``nlos=30``,
-    < 0.1% at ``nlos=120`` (``benchmarks/label_accuracy.py``). Labels use a typical
+    < 0.1% at ``nlos=120`` (``benchmarks/labels/label_accuracy.py``). Labels use a typical
     early-type galaxy (R_e = 10 arcsec at 10 Mpc, 485 pc); a galaxy's own scale gives direct
     jampy calls bit for bit.
     """

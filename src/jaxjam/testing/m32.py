@@ -94,7 +94,9 @@ def stored_capfit() -> dict:
 
 def stored_jampy_mcmc() -> dict:
     """Posterior of emcee over jampy on the demo's data, PSF and priors (16 walkers × 2,000
-    steps, ``benchmarks/jampy_mcmc_m32.py``), importance-reweighted to converged jampy accuracy
-    (``benchmarks/jampy_mcmc_reweight.py``): ``{param: [median, σ68]}`` plus provenance, and
+    steps, ``benchmarks/posterior/jampy_mcmc_m32.py``), importance-reweighted to converged jampy
+    accuracy
+    (``benchmarks/posterior/jampy_mcmc_reweight.py``): ``{param: [median, σ68]}`` plus provenance,
+    and
     the unweighted posterior at jampy's default accuracy under ``jampy_default_accuracy``."""
     return json.loads((resources.files("jaxjam") / "data" / "m32_jampy_emcee.json").read_text())

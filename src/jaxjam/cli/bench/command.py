@@ -37,8 +37,8 @@ from jaxjam.cli.options import CONTEXT, floats_of, model_option, user_errors
     "--jampy-reference",
     type=click.Path(dir_okay=False, exists=True),
     default=None,
-    help="JSON of a long emcee-over-jampy run (benchmarks/jampy_mcmc_m32.py; one is committed "
-    "at benchmarks/reference/jampy_mcmc_m32.json), whose "
+    help="JSON of a long emcee-over-jampy run (benchmarks/posterior/jampy_mcmc_m32.py; one is "
+    "committed at benchmarks/reference/posterior/jampy_mcmc_m32.json), whose "
     "autocorrelation time turns the short jampy run into an ESS/s estimate.",
 )
 @click.option(

@@ -6,7 +6,8 @@ time τ, which a run of a few steps cannot measure. Two figures are therefore re
 - an **upper bound** on jampy's ESS/s, taking τ = 1 (every walker step an independent draw):
   ``n_walkers / seconds_per_step``. The ratio of jaxjam's ESS/s to it is a strict lower bound
   on the speed-up;
-- an **estimate** with τ from a long reference run (``benchmarks/jampy_mcmc_m32.py``) when its
+- an **estimate** with τ from a long reference run (``benchmarks/posterior/jampy_mcmc_m32.py``)
+when its
   JSON is given.
 """
 

@@ -1,0 +1,1 @@
+"""The training set and the network's learning curve."""

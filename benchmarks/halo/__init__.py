@@ -1,0 +1,1 @@
+"""The dark-halo basis: Gaussian widths, linearity, label settings."""

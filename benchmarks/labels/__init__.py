@@ -1,0 +1,1 @@
+"""jampy as truth: convergence, cost, padding and additivity of the labels."""

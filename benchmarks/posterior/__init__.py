@@ -1,0 +1,1 @@
+"""Is the posterior JAM's: certificates, calibration, jampy's own posteriors."""

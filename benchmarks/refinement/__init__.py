@@ -1,0 +1,1 @@
+"""The per-fit refinement and table: accuracy against jampy near the posterior."""

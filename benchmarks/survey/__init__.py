@@ -1,0 +1,1 @@
+"""Surveys: throughput and truth recovery at scale."""
