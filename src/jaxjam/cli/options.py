@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from jaxjam.core.errors import ArgumentError
 from jaxjam.core.model import Model, Parameter
 
 # `jaxjam fit`'s defaults are read from these
@@ -216,54 +217,49 @@ def user_errors():
         raise click.ClickException(str(exc)) from exc
 
 
-#: API wording → the flags of `jaxjam predict` and `jaxjam fit`, in the order applied
-FLAG_WORDS = (
-    ("mbh_msun must", "--mbh must"),
-    ("distance_mpc must", "--distance must"),
-    ("ml must be", "--ml must be"),
-    ("q_int must be", "--q-int must be"),
-    ("ratio must be", "--ratio must be"),
-    ("pa_deg must", "--pa must"),
-    ("pixsize_arcsec must", "--pixsize must"),
-    ("PSF sigmas must", "PSF sigmas (--sigmapsf) must"),
-    ("PSF weights must", "PSF weights (--normpsf) must"),
-    ("Check sigmapsf", "Check --sigmapsf"),
-    (", or pass a larger step_arcsec", ""),
-)
-PREDICT_WORDS = (
-    *FLAG_WORDS,
-    ("Pass extrapolate=True to evaluate anyway", "Pass --extrapolate to evaluate anyway"),
-)
-FIT_WORDS = (
-    *FLAG_WORDS,
-    *((f"prior bounds of {p.name}", p.option) for p in Model().parameters),
-    ("q_int bounds (", "--q-int-bounds ("),
-    ("ratio bounds (", "--ratio-bounds ("),
-    ("refine_maps must", "--refine-maps must"),
-    ("table_nodes must be None or", "--table-nodes must be 'none' or"),
-    ("Pass extrapolate=True to evaluate anyway",
-     "`jaxjam fit` does not extrapolate: fit with a model trained on such photometry (--model)"),
-)  # fmt: skip
+#: the library's argument names (the fields of :class:`~jaxjam.core.errors.ArgumentError`) as
+#: the flags of `jaxjam predict` and `jaxjam fit`
+FLAG_WORDS = {
+    "mbh_msun": "--mbh",
+    "distance_mpc": "--distance",
+    "ml": "--ml",
+    "q_int": "--q-int",
+    "ratio": "--ratio",
+    "pa_deg": "--pa",
+    "pixsize_arcsec": "--pixsize",
+    "sigmapsf": "--sigmapsf",
+    "sigma_ref": " (--sigmapsf)",
+    "weights_ref": " (--normpsf)",
+    "or_step": "",
+}
+PREDICT_WORDS = {**FLAG_WORDS, "extrapolate_hint": "Pass --extrapolate to evaluate anyway"}
+FIT_WORDS = {
+    **FLAG_WORDS,
+    **{p.column: p.option for p in Model().parameters},
+    "refine_maps": "--refine-maps",
+    "table_nodes": "--table-nodes",
+    "none": "'none'",
+    "extrapolate_hint": "`jaxjam fit` does not extrapolate: fit with a model trained on such "
+    "photometry (--model)",
+}
 
 
 @contextlib.contextmanager
-def user_errors_in(words):
-    """:func:`user_errors`, with the API's argument names in a message put as the CLI's flags.
+def user_errors_in(words: dict):
+    """:func:`user_errors`, with a bad argument named as this command names it.
 
     Parameters
     ----------
-    words : tuple of (str, str)
-        ``(api_text, cli_text)`` replacements, applied in order (:data:`PREDICT_WORDS`), each
-        where ``api_text`` starts a word (``ml`` is not replaced in ``log10_ml``).
+    words : dict
+        The command's words for the fields of an
+        :class:`~jaxjam.core.errors.ArgumentError` (:data:`FIT_WORDS`, :data:`PREDICT_WORDS`).
     """
-    import re
-
     try:
         with user_errors():
             yield
     except click.ClickException as exc:
-        for api, cli in words:
-            exc.message = re.sub(r"(?<![\w-])" + re.escape(api), cli, exc.message)
+        if isinstance(exc.__cause__, ArgumentError):
+            exc.message = exc.__cause__.worded(words)
         raise
 
 

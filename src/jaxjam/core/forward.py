@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from jaxjam.core.components import DEFAULT, Component
+from jaxjam.core.errors import ArgumentError
 from jaxjam.core.grid import PolarGrid
 from jaxjam.core.mge import MGE
 from jaxjam.core.physics import (
@@ -122,7 +123,7 @@ def bin_operator(
         non-positive distance.
     """
     if not (np.isfinite(distance_mpc) and distance_mpc > 0):
-        raise ValueError(f"distance_mpc must be finite and positive, got {distance_mpc}")
+        raise ArgumentError(f"{{distance_mpc}} must be finite and positive, got {distance_mpc}")
     x_arcsec = np.asarray(x_arcsec, float)
     y_arcsec = np.asarray(y_arcsec, float)
     if x_arcsec.ndim != 1 or x_arcsec.shape != y_arcsec.shape or x_arcsec.size == 0:

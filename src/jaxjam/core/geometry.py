@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from jaxjam.core.errors import ArgumentError
+
 __all__ = [
     "Q_INT_MIN",
     "RATIO_RANGE",
@@ -51,7 +53,7 @@ def check_q_int(q_int, qobs_min: float) -> None:
     lo, hi = q_int_range(qobs_min)
     q = np.asarray(q_int, float)
     if not np.all(np.isfinite(q)):
-        raise ValueError(f"q_int must be finite, got {q_int}")
+        raise ArgumentError(f"{{q_int}} must be finite, got {q_int}")
     if np.any(q <= lo) or np.any(q > hi):
         inc_lo = inc_from_q_int(np.nextafter(lo, 1.0), qobs_min)
         raise ValueError(
@@ -65,7 +67,7 @@ def check_ratio(ratio) -> None:
     """Raise ``ValueError`` unless ``ratio`` is finite and inside :data:`RATIO_RANGE`."""
     r = np.asarray(ratio, float)
     if not np.all(np.isfinite(r)):
-        raise ValueError(f"ratio must be finite, got {ratio}")
+        raise ArgumentError(f"{{ratio}} must be finite, got {ratio}")
     lo, hi = RATIO_RANGE
     if np.any(r < lo) or np.any(r > hi):
         raise ValueError(f"anisotropy ratio = {ratio} is outside its allowed range [{lo}, {hi}]")

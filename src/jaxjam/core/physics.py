@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxjam.core.errors import ArgumentError
 from jaxjam.core.grid import PolarGrid
 
 __all__ = [
@@ -63,7 +64,7 @@ def bins_to_model_frame(x_arcsec, y_arcsec, pa_deg: float = 0.0):
         For a position angle that is not finite.
     """
     if not np.all(np.isfinite(pa_deg)):
-        raise ValueError(f"pa_deg must be a finite angle in degrees, got {pa_deg}")
+        raise ArgumentError(f"{{pa_deg}} must be a finite angle in degrees, got {pa_deg}")
     pa = np.radians(pa_deg)
     x = np.asarray(x_arcsec, float)
     y = np.asarray(y_arcsec, float)

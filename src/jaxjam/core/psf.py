@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxjam.core.errors import ArgumentError
 from jaxjam.core.grid import PolarGrid
 from jaxjam.core.mge import MGE
 from jaxjam.core.physics import InnerPoints, inner_points, inner_power_law, polar_spline
@@ -85,14 +86,23 @@ class PSF:
                 f"PSF needs one weight per Gaussian: got {sig.size} sigma(s) and {w.size} weight(s)"
             )
         if not np.all(np.isfinite(sig)) or np.any(sig <= 0):
-            raise ValueError(f"PSF sigmas must be finite and positive arcsec, got {sig.tolist()}")
+            raise ArgumentError(
+                f"PSF sigmas{{sigma_ref}} must be finite and positive arcsec, got {sig.tolist()}",
+                sigma_ref="",
+            )
         if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError(f"PSF weights must be finite and non-negative, got {w.tolist()}")
+            raise ArgumentError(
+                f"PSF weights{{weights_ref}} must be finite and non-negative, got {w.tolist()}",
+                weights_ref="",
+            )
         if abs(w.sum() - 1) > 1e-3:
-            raise ValueError(f"PSF weights must sum to 1, got {w.tolist()} (sum {w.sum():.6g})")
+            raise ArgumentError(
+                f"PSF weights{{weights_ref}} must sum to 1, got {w.tolist()} (sum {w.sum():.6g})",
+                weights_ref="",
+            )
         if not (np.isfinite(self.pixsize_arcsec) and self.pixsize_arcsec > 0):
-            raise ValueError(
-                f"pixsize_arcsec must be finite and positive, got {self.pixsize_arcsec}"
+            raise ArgumentError(
+                f"{{pixsize_arcsec}} must be finite and positive, got {self.pixsize_arcsec}"
             )
 
     @property
@@ -175,13 +185,14 @@ class CartesianGrid(NamedTuple):
         if 4 * nx * ny > MAX_GRID_CELLS:
             why = (f"jampy's default step min(sigmapsf)/4 = {step:.3g} arcsec"
                    if step_arcsec is None else f"step_arcsec = {step:.3g}")  # fmt: skip
-            raise ValueError(
+            raise ArgumentError(
                 f"the PSF convolution grid would have {2 * ny:,} × {2 * nx:,} cells "
                 f"(~{4 * nx * ny * 2e3 / 2**30:,.0f} GiB to build), more than the "
                 f"{MAX_GRID_CELLS:,} allowed: {why} over bins reaching "
                 f"{half_x - mx:.3g} × {half_y - mx:.3g} arcsec plus the kernel's reach "
-                f"{mx:.3g} arcsec. Check sigmapsf (is {min(psf.sigma_arcsec):g} arcsec meant?), "
-                "or pass a larger step_arcsec"
+                f"{mx:.3g} arcsec. Check {{sigmapsf}} (is {min(psf.sigma_arcsec):g} arcsec meant?)"
+                "{or_step}",
+                or_step=", or pass a larger step_arcsec",
             )
         return cls(
             np.linspace(0.5 - nx, nx - 0.5, 2 * nx) * step,

@@ -18,6 +18,7 @@ import numpy as np
 from flax import nnx
 
 from jaxjam.core import components as comps
+from jaxjam.core.errors import ArgumentError, literal
 from jaxjam.core.geometry import RATIO_RANGE, check_q_int
 from jaxjam.core.grid import PolarGrid
 from jaxjam.core.mge import MGE
@@ -38,7 +39,7 @@ class PhysicalityWarning(UserWarning):
     """The model is physical at the bins but, by the emulator, unphysical beyond them."""
 
 
-class DomainError(ValueError):
+class DomainError(ArgumentError):
     """Parameters or photometry outside the emulator's trained domain."""
 
 
@@ -202,7 +203,7 @@ class Emulator:
     def _check(self, mge: MGE, q_int, ratio, extrapolate: bool) -> None:
         check_q_int(q_int, mge.qobs_min)  # the MGE's inclination limit: always an error
         if not np.all(np.isfinite(ratio)):
-            raise ValueError(f"ratio must be finite, got {ratio}")
+            raise ArgumentError(f"{{ratio}} must be finite, got {ratio}")
         problems = []
         lo, hi = self.domain.get("ratio", RATIO_RANGE)
         if np.any(np.asarray(ratio) < lo) or np.any(np.asarray(ratio) > hi):
@@ -214,7 +215,10 @@ class Emulator:
         if problems:
             msg = "; ".join(problems)
             if not extrapolate:
-                raise DomainError(f"{msg}. Pass extrapolate=True to evaluate anyway.")
+                raise DomainError(
+                    literal(msg) + ". {extrapolate_hint}.",
+                    extrapolate_hint="Pass extrapolate=True to evaluate anyway",
+                )
             warnings.warn(f"extrapolating the emulator: {msg}", stacklevel=3)
 
     # ------------------------------------------------------------------ evaluation
@@ -293,9 +297,11 @@ class Emulator:
         from jaxjam.core.forward import apply_operator, bin_operator
 
         if not (np.isfinite(ml) and ml > 0):
-            raise ValueError(f"ml must be finite and > 0, got {ml}")
+            raise ArgumentError(f"{{ml}} must be finite and > 0, got {ml}")
         if not (np.isfinite(mbh_msun) and mbh_msun >= 0):
-            raise ValueError(f"mbh_msun must be finite and >= 0 (0: no black hole), got {mbh_msun}")
+            raise ArgumentError(
+                f"{{mbh_msun}} must be finite and >= 0 (0: no black hole), got {mbh_msun}"
+            )
         names = comps.parameter_names(self.components)
         given = {"log10_ml": np.log10(ml), "log10_mbh": np.log10(mbh_msun) if mbh_msun > 0
                  else -np.inf, **parameters}  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+from jaxjam.core.errors import ArgumentError
 from jaxjam.core.kinematics import Kinematics
 from jaxjam.core.mge import MGE
 from jaxjam.core.psf import PSF
@@ -100,12 +101,12 @@ class FitConfig:
         if isinstance(self.certify, dict):
             object.__setattr__(self, "certify", CertifyConfig(**self.certify))
         if self.refine_maps != 0 and self.refine_maps < 3:
-            raise ValueError(f"refine_maps must be 0 or ≥ 3, got {self.refine_maps}")
+            raise ArgumentError(f"{{refine_maps}} must be 0 or ≥ 3, got {self.refine_maps}")
         if self.table_nodes is not None:
             nodes = tuple(int(n) for n in self.table_nodes)
             if len(nodes) != 2 or min(nodes) < 4:
-                raise ValueError(f"table_nodes must be None or two counts ≥ 4, got "
-                                 f"{self.table_nodes}")  # fmt: skip
+                raise ArgumentError(f"{{table_nodes}} must be {{none}} or two counts ≥ 4, got "
+                                    f"{self.table_nodes}", none="None")  # fmt: skip
             object.__setattr__(self, "table_nodes", nodes)
 
     def to_dict(self) -> dict:

@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 
 from jaxjam.core.components import DEFAULT, parameter_names
+from jaxjam.core.errors import ArgumentError
 from jaxjam.core.geometry import Q_INT_MIN, RATIO_RANGE
 from jaxjam.core.model import Model
 
@@ -114,20 +115,23 @@ class PriorBounds:
                        float)  # fmt: skip
         for name, (lo, hi) in zip(model.names, out, strict=True):
             if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-                raise ValueError(
-                    f"prior bounds of {name} must be finite with lo < hi, got ({lo:g}, {hi:g})"
+                raise ArgumentError(
+                    f"{{{name}_bounds}} must be finite with lo < hi, got ({lo:g}, {hi:g})",
+                    **{f"{name}_bounds": f"prior bounds of {name}"},
                 )
         qlo, qhi = out[0]
         if qlo < Q_INT_MIN or qhi > qobs_min:
-            raise ValueError(
-                f"q_int bounds ({qlo:g}, {qhi:g}) must lie within ({Q_INT_MIN}, q'min = "
-                f"{qobs_min:.4g}): the MGE cannot be deprojected beyond its inclination limit"
+            raise ArgumentError(
+                f"{{q_int_bounds}} ({qlo:g}, {qhi:g}) must lie within ({Q_INT_MIN}, q'min = "
+                f"{qobs_min:.4g}): the MGE cannot be deprojected beyond its inclination limit",
+                q_int_bounds="q_int bounds",
             )
         rlo, rhi = domain.get("ratio", RATIO_RANGE)
         if out[1, 0] < rlo or out[1, 1] > rhi:
-            raise ValueError(
-                f"ratio bounds ({out[1, 0]:g}, {out[1, 1]:g}) lie outside the emulator's "
-                f"trained range [{rlo:g}, {rhi:g}]"
+            raise ArgumentError(
+                f"{{ratio_bounds}} ({out[1, 0]:g}, {out[1, 1]:g}) lie outside the emulator's "
+                f"trained range [{rlo:g}, {rhi:g}]",
+                ratio_bounds="ratio bounds",
             )
         return out
 

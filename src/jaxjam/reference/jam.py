@@ -41,6 +41,7 @@ import numpy as np
 
 from jaxjam.core.components import DEFAULT, Component
 from jaxjam.core.constants import pc_per_arcsec
+from jaxjam.core.errors import ArgumentError
 from jaxjam.core.geometry import beta_eq37, check_q_int, check_ratio, inc_from_q_int
 from jaxjam.core.grid import PolarGrid
 from jaxjam.core.mge import MGE
@@ -246,7 +247,9 @@ def vrms_at_bins(
     check_q_int(q_int, mge.qobs_min)
     check_ratio(ratio)
     if not (np.isfinite(ml) and ml > 0 and np.isfinite(mbh_msun) and mbh_msun >= 0):
-        raise ValueError(f"ml must be positive and mbh_msun non-negative, got {ml}, {mbh_msun}")
+        raise ArgumentError(
+            f"{{ml}} must be positive and {{mbh_msun}} non-negative, got {ml}, {mbh_msun}"
+        )
     p = padded(mge, settings)
     lum = (p.surf_lsun_pc2, p.sigma_arcsec, p.qobs)
     kw = {}
