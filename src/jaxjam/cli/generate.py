@@ -8,8 +8,8 @@ import click
 
 from jaxjam.cli.options import (
     CONTEXT,
+    cluster_options,
     local_workers,
-    scheduler_timeout_option,
     user_errors,
     writable,
 )
@@ -36,21 +36,7 @@ from jaxjam.cli.options import (
     show_default=True,
     help="Root seed; recorded in the store's manifest.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes of the local dask cluster, at most one per core (more are capped, "
-    "with a warning) [default: all cores].",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="ADDRESS",
-    help="Use an existing dask scheduler (e.g. tcp://host:8786, or one from "
-    "dask-jobqueue on SLURM/PBS) instead of a local cluster.",
-)
-@scheduler_timeout_option
+@cluster_options
 @click.option(
     "--config",
     "config_path",

@@ -42,6 +42,21 @@ def psf_options(f):
     return f
 
 
+def cluster_options(f):
+    """``--workers``, ``--scheduler`` and ``--scheduler-timeout`` of `generate` and `survey`."""
+    for opt in reversed([
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Worker processes of the local dask cluster, at most one per core "
+                     "(more are capped, with a warning) [default: all cores]."),
+        click.option("--scheduler", default=None, metavar="ADDRESS",
+                     help="Use an existing dask scheduler (e.g. tcp://host:8786, or one from "
+                     "dask-jobqueue on SLURM/PBS) instead of a local cluster."),
+        scheduler_timeout_option,
+    ]):  # fmt: skip
+        f = opt(f)
+    return f
+
+
 def scheduler_timeout_option(f):
     """``--scheduler-timeout`` of `generate` and `survey`."""
     from jaxjam.core.cluster import SCHEDULER_TIMEOUT

@@ -7,13 +7,13 @@ import click
 from jaxjam.cli.options import (
     CONTEXT,
     FIT_WORDS,
+    cluster_options,
     fit_config,
     fit_options,
     local_workers,
     model_option,
     psf_of,
     psf_options,
-    scheduler_timeout_option,
     user_errors_in,
     writable,
 )
@@ -35,21 +35,7 @@ from jaxjam.cli.options import (
     help="Survey directory: NAME/ per galaxy, survey.csv, survey.json. Rerun the same command "
     "to resume.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes of the local dask cluster, at most one per core (more are capped, "
-    "with a warning) [default: all cores].",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="ADDRESS",
-    help="Use an existing dask scheduler (e.g. tcp://host:8786, or one from dask-jobqueue on "
-    "SLURM/PBS) instead of a local cluster.",
-)
-@scheduler_timeout_option
+@cluster_options
 @psf_options
 @model_option
 @fit_options()
