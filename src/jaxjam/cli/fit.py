@@ -13,10 +13,10 @@ from jaxjam.cli.options import (
     mge_option,
     model_option,
     out_dir,
-    psf_of,
     psf_options,
     user_errors_in,
 )
+from jaxjam.cli.parsing import psf_from_text
 from jaxjam.core.kinematics import MAX_BINS
 
 
@@ -87,7 +87,7 @@ def fit(mge_path, kin_path, distance, sigmapsf, normpsf, pixsize, pa, model_dir,
         kinematics = read_kinematics(kin_path)
         check_n_bins(kinematics.vrms_kms.size, max_bins)  # before the model is even loaded
         galaxy = Galaxy(read_mge(mge_path), kinematics, distance,
-                        psf_of(sigmapsf, normpsf, pixsize), pa)  # fmt: skip
+                        psf_from_text(sigmapsf, normpsf, pixsize), pa)  # fmt: skip
         result = run(galaxy, cfg, Emulator.load(model_dir), max_bins=max_bins)
         save_fit(result, out)
     click.echo(result.summary.to_string())

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from jaxjam.cli.parsing import bounds_pair
 from jaxjam.core.errors import ArgumentError
 from jaxjam.core.model import Model, Parameter
 
@@ -193,11 +194,7 @@ def fit_config(seed, chains, warmup, draws, no_model_error, refine_maps, no_cert
             raise TypeError(f"fit_config got an unexpected option {column!r}")
         if text is None:
             continue
-        name, flag = column.removesuffix("_bounds"), "--" + column.replace("_", "-")
-        pair_ = floats_of(text, flag)
-        if len(pair_) != 2:
-            raise ValueError(f"{flag} needs two numbers LO,HI, got {pair_}")
-        given[name] = pair_
+        given[column.removesuffix("_bounds")] = bounds_pair(text, "--" + column.replace("_", "-"))
     return FitConfig(nuts=NUTSConfig(n_chains=chains, n_warmup=warmup, n_samples=draws),
                      bounds=PriorBounds.from_dict(given), seed=seed,
                      model_error=not no_model_error, refine_maps=refine_maps,
@@ -315,16 +312,3 @@ def out_dir(out, overwrite: bool) -> None:
                 f"--out {out} is not empty (it holds {shown}): pass --overwrite to replace the "
                 "files of an earlier fit there, or choose another --out"
             )
-
-
-def floats_of(text, name):
-    from jaxjam.cli.parsing import floats
-
-    return floats(text, name)
-
-
-def psf_of(sigmapsf, normpsf, pixsize):
-    """A PSF from the CLI options, or None when none is given."""
-    from jaxjam.cli.parsing import psf_from_text
-
-    return psf_from_text(sigmapsf, normpsf, pixsize)

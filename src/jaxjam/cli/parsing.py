@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["floats", "psf_from_text"]
+__all__ = ["bounds_pair", "floats", "psf_from_text"]
 
 
 def floats(text, name: str) -> tuple[float, ...]:
@@ -11,6 +11,14 @@ def floats(text, name: str) -> tuple[float, ...]:
         return tuple(float(v) for v in str(text).split(","))
     except ValueError as exc:
         raise ValueError(f"{name} must be comma-separated numbers, got {text!r}") from exc
+
+
+def bounds_pair(text, name: str) -> tuple[float, float]:
+    """``"LO,HI"`` → ``(LO, HI)``: prior bounds given by a flag or a catalogue column ``name``."""
+    pair = floats(text, name)
+    if len(pair) != 2:
+        raise ValueError(f"{name} needs two numbers LO,HI, got {text!r}")
+    return pair
 
 
 def psf_from_text(sigmapsf, normpsf, pixsize, names=("--sigmapsf", "--normpsf", "--pixsize")):

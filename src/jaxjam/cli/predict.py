@@ -13,11 +13,11 @@ from jaxjam.cli.options import (
     mge_option,
     model_option,
     pair,
-    psf_of,
     psf_options,
     user_errors_in,
     writable,
 )
+from jaxjam.cli.parsing import psf_from_text
 from jaxjam.core.geometry import Q_INT_MIN, RATIO_RANGE
 
 
@@ -98,7 +98,7 @@ def predict(
     if out:
         writable(out, "--out", file=True)
     with user_errors_in(PREDICT_WORDS):
-        psf = psf_of(sigmapsf, normpsf, pixsize)
+        psf = psf_from_text(sigmapsf, normpsf, pixsize)
         mge = read_mge(mge_path)
         x, y = read_bins(bins_path)
         emu = Emulator.load(model_dir)

@@ -297,11 +297,11 @@ def names(components) -> tuple[str, ...]:
 
 
 def parameter_names(components) -> tuple[str, ...]:
-    """θ's names: ``("q_int", "ratio", ...)`` then each component's parameter at its index."""
-    out = ["q_int", "ratio"] + [""] * len(components)
-    for c in components:
-        out[c.parameter_index] = c.parameter
-    return tuple(out)
+    """θ's names: ``("q_int", "ratio", ...)`` then each component's parameter at its index
+    (:attr:`jaxjam.core.model.Model.names` of these components)."""
+    from jaxjam.core.model import Model
+
+    return Model(tuple(components)).names
 
 
 def scalings(components, theta, lum_lsun):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from jaxjam.core.components import DEFAULT, Component
+from jaxjam.core.components import DEFAULT, Component, check
 
 __all__ = ["ANISOTROPY", "Q_INT", "RATIO", "Model", "Parameter"]
 
@@ -105,6 +105,7 @@ class Model:
         if self.anisotropy not in ANISOTROPY:
             raise ValueError(f"unknown anisotropy family {self.anisotropy!r}; known: "
                              f"{sorted(ANISOTROPY)}")  # fmt: skip
+        check(self.components)
         names = self.names
         if len(set(names)) != len(names):
             raise ValueError(f"the model's parameters must have distinct names, got {names}")
@@ -113,15 +114,8 @@ class Model:
     def parameters(self) -> tuple[Parameter, ...]:
         """θ's parameters in θ's order: q_int, the anisotropy's, then each component's at its
         ``parameter_index``."""
-        head = (Q_INT, *ANISOTROPY[self.anisotropy])
-        tail: list[Parameter | None] = [None] * len(self.components)
-        for c in self.components:
-            i = c.parameter_index - len(head)
-            if not 0 <= i < len(tail) or tail[i] is not None:
-                raise ValueError(f"component {c.name!r}: parameter_index {c.parameter_index} "
-                                 "does not fit the model's parameter list")  # fmt: skip
-            tail[i] = component_parameter(c)
-        return (*head, *tail)
+        by_index = sorted(self.components, key=lambda c: c.parameter_index)
+        return (Q_INT, *ANISOTROPY[self.anisotropy], *map(component_parameter, by_index))
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -20,10 +20,10 @@ import dataclasses
 
 import numpy as np
 
-from jaxjam.core.components import DEFAULT, parameter_names
+from jaxjam.core.components import BLACK_HOLE, DEFAULT, STARS, parameter_names
 from jaxjam.core.errors import ArgumentError
 from jaxjam.core.geometry import Q_INT_MIN, RATIO_RANGE
-from jaxjam.core.model import Model
+from jaxjam.core.model import RATIO, Model
 
 __all__ = ["PARAM_NAMES", "PriorBounds", "to_constrained", "to_unconstrained"]
 
@@ -52,9 +52,9 @@ class PriorBounds:
     """
 
     q_int: tuple[float, float] | None = None
-    ratio: tuple[float, float] = (0.5, 1.0)
-    log10_mbh: tuple[float, float] = (4.0, 10.5)
-    log10_ml: tuple[float, float] = (-1.0, 1.5)
+    ratio: tuple[float, float] = RATIO.default_bounds
+    log10_mbh: tuple[float, float] = BLACK_HOLE.default_bounds
+    log10_ml: tuple[float, float] = STARS.default_bounds
     others: tuple[tuple[str, tuple[float, float]], ...] = ()
 
     @classmethod

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from jaxjam.cli.options import CONTEXT, floats_of, model_option, user_errors
+from jaxjam.cli.options import CONTEXT, model_option, user_errors
+from jaxjam.cli.parsing import floats
 
 
 @click.command(context_settings=CONTEXT)
@@ -73,9 +74,9 @@ def bench(quick, out, seed, model_dir, batch_sizes, survey_sizes, galaxies_per_s
         if jampy_workers:
             over["jampy_workers"] = jampy_workers
         if batch_sizes:
-            over["batch_sizes"] = tuple(int(v) for v in floats_of(batch_sizes, "--batch-sizes"))
+            over["batch_sizes"] = tuple(int(v) for v in floats(batch_sizes, "--batch-sizes"))
         if survey_sizes:
-            over["survey_sizes"] = tuple(int(v) for v in floats_of(survey_sizes, "--survey-sizes"))
+            over["survey_sizes"] = tuple(int(v) for v in floats(survey_sizes, "--survey-sizes"))
         cfg = BenchConfig.quick_config(**over) if quick else BenchConfig(**over)
         run_bench(out, cfg, Emulator.load(model_dir))
     click.echo((Path(out) / "table.md").read_text())

@@ -37,14 +37,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxjam.cli.parsing import floats, psf_from_text
+from jaxjam.cli.parsing import bounds_pair, floats, psf_from_text
 from jaxjam.core.model import Model
 
-__all__ = ["BOUND_COLUMNS", "FORMATS", "BadRow", "CatalogError", "Entry", "read_catalog"]
+__all__ = ["FORMATS", "BadRow", "CatalogError", "Entry", "read_catalog"]
 
 REQUIRED = ("name", "mge", "kinematics", "distance_mpc")
-#: the shipped model's bounds columns (:attr:`jaxjam.core.model.Parameter.column`)
-BOUND_COLUMNS = tuple(p.column for p in Model().parameters)
 OPTIONAL = ("sigmapsf", "normpsf", "pixsize", "pa_deg", "seed")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 #: catalogue file name endings → astropy's table formats
@@ -152,10 +150,7 @@ def _entry(table, i: int, base: Path, defaults: dict, seen: set, model: Model) -
     bounds = {}
     for col in bound_columns:
         if row[col] is not None:
-            pair = floats(row[col], col)
-            if len(pair) != 2:
-                raise ValueError(f"{col} needs two numbers LO,HI, got {row[col]!r}")
-            bounds[col.removesuffix("_bounds")] = pair
+            bounds[col.removesuffix("_bounds")] = bounds_pair(row[col], col)
     galaxy = Galaxy(read_mge(paths["mge"]), read_kinematics(paths["kinematics"]), distance,
                     _defaults_psf(defaults, row), pa)  # fmt: skip
     digest = hashlib.sha256(json.dumps(row, sort_keys=True).encode())

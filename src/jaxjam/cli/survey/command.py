@@ -12,11 +12,11 @@ from jaxjam.cli.options import (
     fit_options,
     local_workers,
     model_option,
-    psf_of,
     psf_options,
     user_errors_in,
     writable,
 )
+from jaxjam.cli.parsing import psf_from_text
 
 
 @click.command(context_settings=CONTEXT)
@@ -61,7 +61,7 @@ def survey(catalog_path, out, workers, scheduler, scheduler_timeout, sigmapsf, n
     writable(out)
     with user_errors_in(FIT_WORDS):
         cfg = fit_config(**options)
-        defaults = {"psf": psf_of(sigmapsf, normpsf, pixsize), "pa_deg": pa}
+        defaults = {"psf": psf_from_text(sigmapsf, normpsf, pixsize), "pa_deg": pa}
         cache = os.environ.get("JAXJAM_CACHE_DIR", os.path.expanduser("~/.cache/jaxjam/xla"))
         res = run_survey(catalog_path, out, cfg, model_dir=model_dir, workers=workers,
                          scheduler=scheduler, defaults=defaults, plots=not no_plots,
